@@ -1,0 +1,269 @@
+/**
+ * Origins: strict parsing of configured origins at boot, and a bounded, allocation-light check of
+ * the request's `Origin` per request (Fetch §3.2 serialized origin, cors-rules §1.5, §1.12, §2).
+ */
+import { domainToASCII } from 'node:url';
+import type { ProblemList } from './errors.js';
+
+/** 64 (scheme) + 3 + 253 (host) + 1 + 5 (port): nothing longer is a serialized origin. */
+export const MAX_ORIGIN_LENGTH = 326;
+
+const DEFAULT_PORTS: Record<string, string> = { http: '80', https: '443', ws: '80', wss: '443' };
+
+/** Suffixes under which anyone can register a name: a credentialed wildcard over them is refused. */
+const PUBLIC_SUFFIXES = new Set([
+  'co.uk', 'org.uk', 'ac.uk', 'gov.uk', 'com.au', 'net.au', 'org.au', 'co.jp', 'ne.jp', 'co.nz',
+  'com.br', 'com.cn', 'com.mx', 'co.in', 'co.za', 'com.tr', 'github.io', 'gitlab.io', 'herokuapp.com',
+  'vercel.app', 'netlify.app', 'pages.dev', 'workers.dev', 'web.app', 'firebaseapp.com',
+  'appspot.com', 'azurewebsites.net', 'cloudfront.net', 'amazonaws.com', 'blogspot.com',
+  'onrender.com', 'fly.dev', 'glitch.me', 'ngrok.io', 'ngrok-free.app', 'trycloudflare.com',
+]);
+
+/** A configured origin, parsed and canonicalised. */
+export type ParsedOriginEntry =
+  | { kind: 'any' }
+  | { kind: 'null' }
+  | { kind: 'exact'; origin: string }
+  /** `scheme://*.suffix[:port|:*]` or `scheme://host:*`, stored as the lookup key. */
+  | { kind: 'pattern'; key: string; display: string; publicSuffix: boolean };
+
+/** Result of the per-request origin scan: indexes into the string, no substrings. */
+interface OriginParts {
+  schemeEnd: number; // index of ':' in '://'
+  hostStart: number;
+  hostEnd: number; // index of ':' before the port, or length
+}
+
+const parts: OriginParts = { schemeEnd: 0, hostStart: 0, hostEnd: 0 };
+
+function isLowerAlpha(c: number): boolean {
+  return c >= 97 && c <= 122;
+}
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/**
+ * Is `s` a serialized origin as a browser sends it (lowercase scheme and host, ASCII host, no
+ * default-looking garbage, no path)? Fills the shared `parts` scratch on success. Linear, bounded.
+ */
+export function scanSerializedOrigin(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || n > MAX_ORIGIN_LENGTH) return false;
+  // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), lowercase
+  let i = 0;
+  if (!isLowerAlpha(s.charCodeAt(0))) return false;
+  for (i = 1; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (isLowerAlpha(c) || isDigit(c) || c === 43 || c === 45 || c === 46) continue;
+    break;
+  }
+  if (i > 64 || s.charCodeAt(i) !== 58 || s.charCodeAt(i + 1) !== 47 || s.charCodeAt(i + 2) !== 47) {
+    return false;
+  }
+  parts.schemeEnd = i;
+  i += 3;
+  parts.hostStart = i;
+  if (i >= n) return false;
+  if (s.charCodeAt(i) === 91) {
+    // [IPv6]: hex digits, ':' and '.', lowercase
+    i++;
+    const start = i;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (isDigit(c) || (c >= 97 && c <= 102) || c === 58 || c === 46) continue;
+      break;
+    }
+    if (i === start || s.charCodeAt(i) !== 93) return false;
+    i++;
+  } else {
+    // domain or IPv4: labels of [a-z0-9-_], separated by single dots, no leading/trailing dot
+    let labelLength = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (isLowerAlpha(c) || isDigit(c) || c === 45 || c === 95) {
+        if (++labelLength > 63) return false;
+        continue;
+      }
+      if (c === 46) {
+        if (labelLength === 0) return false;
+        labelLength = 0;
+        continue;
+      }
+      break;
+    }
+    if (labelLength === 0) return false;
+    if (i - parts.hostStart > 253) return false;
+  }
+  parts.hostEnd = i;
+  if (i === n) return true;
+  // ":" port, 1-5 digits, no leading zero, <= 65535
+  if (s.charCodeAt(i) !== 58) return false;
+  const portStart = ++i;
+  if (portStart === n || n - portStart > 5) return false;
+  for (; i < n; i++) if (!isDigit(s.charCodeAt(i))) return false;
+  if (s.charCodeAt(portStart) === 48) return false;
+  return Number(s.slice(portStart)) <= 65535;
+}
+
+/** Keys under which the pattern set is searched for a valid request origin (see `patternKey`). */
+export function matchesPattern(origin: string, patterns: ReadonlySet<string>): boolean {
+  // Call only after scanSerializedOrigin(origin) returned true.
+  const scheme = origin.slice(0, parts.schemeEnd + 3); // 'https://'
+  const host = origin.slice(parts.hostStart, parts.hostEnd);
+  const port = origin.slice(parts.hostEnd); // '' or ':8080'
+  if (patterns.has(scheme + host + ':*')) return true;
+  // `*.` is one or more labels: try every proper suffix that starts at a dot.
+  for (let dot = host.indexOf('.'); dot !== -1; dot = host.indexOf('.', dot + 1)) {
+    const wildcard = scheme + '*' + host.slice(dot);
+    if (patterns.has(wildcard + port) || patterns.has(wildcard + ':*')) return true;
+  }
+  return false;
+}
+
+/**
+ * Parses one configured origin string strictly. Reports each problem with `where`; returns
+ * undefined when the entry is unusable.
+ */
+export function parseConfiguredOrigin(
+  raw: string,
+  where: string,
+  problems: ProblemList,
+): ParsedOriginEntry | undefined {
+  const quoted = JSON.stringify(raw);
+  if (raw === '*') return { kind: 'any' };
+  if (raw === 'null') return { kind: 'null' };
+  if (raw.length === 0) {
+    problems.error(where, 'an empty string is not an origin');
+    return undefined;
+  }
+  if (/[\s,]/.test(raw)) {
+    problems.error(
+      where,
+      `origin ${quoted} holds several values or whitespace: give one origin per array item`,
+    );
+    return undefined;
+  }
+  const schemeMatch = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/.exec(raw);
+  if (!schemeMatch) {
+    if (raw.startsWith('*.')) {
+      problems.error(
+        where,
+        `origin ${quoted} is a bare wildcard: write the scheme, e.g. "https://${raw}"`,
+      );
+    } else {
+      problems.error(
+        where,
+        `origin ${quoted} has no scheme: an origin is scheme://host[:port], e.g. "https://${raw.replace(/^\/+/, '')}"`,
+      );
+    }
+    return undefined;
+  }
+  const scheme = schemeMatch[1].toLowerCase();
+  let rest = schemeMatch[2];
+  if (scheme === 'file') {
+    problems.warn(
+      where,
+      `origin ${quoted} never matches: file: pages send "Origin: null" (list 'null' to allow them, never with credentials)`,
+    );
+    return undefined;
+  }
+  const pathAt = rest.search(/[/?#]/);
+  if (pathAt !== -1) {
+    const what = rest.slice(pathAt) === '/' ? 'a trailing slash' : `a path ("${rest.slice(pathAt)}")`;
+    problems.error(
+      where,
+      `origin ${quoted} has ${what}: browsers send the origin only, "${scheme}://${rest.slice(0, pathAt)}"`,
+    );
+    return undefined;
+  }
+  if (rest.includes('@')) {
+    problems.error(where, `origin ${quoted} has user info: an origin is scheme://host[:port]`);
+    return undefined;
+  }
+  // Split host and port ("[v6]:port" or "host:port").
+  let host = rest;
+  let port: string | undefined;
+  const portSep = rest.startsWith('[') ? rest.indexOf(':', rest.indexOf(']')) : rest.lastIndexOf(':');
+  if (portSep !== -1) {
+    host = rest.slice(0, portSep);
+    port = rest.slice(portSep + 1);
+  }
+  rest = '';
+  if (port !== undefined && port !== '*') {
+    if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535) {
+      problems.error(where, `origin ${quoted} has an invalid port "${port}"`);
+      return undefined;
+    }
+    if (DEFAULT_PORTS[scheme] === String(Number(port))) {
+      problems.error(
+        where,
+        `origin ${quoted} has the default port: browsers never send it, write "${scheme}://${host}"`,
+      );
+      return undefined;
+    }
+    port = String(Number(port));
+  }
+  const portKey = port === undefined ? '' : `:${port}`;
+
+  let wildcard = false;
+  if (host.startsWith('*.')) {
+    wildcard = true;
+    host = host.slice(2);
+  }
+  if (host.includes('*')) {
+    problems.error(
+      where,
+      `origin ${quoted}: "*" is only allowed as the whole leftmost label ("https://*.example.com") or as the port (":*")`,
+    );
+    return undefined;
+  }
+  const canonicalHost = canonicalHostOf(scheme, host);
+  if (canonicalHost === undefined) {
+    problems.error(where, `origin ${quoted} has an invalid host "${host}"`);
+    return undefined;
+  }
+  if (wildcard) {
+    if (canonicalHost.startsWith('[') || /^[0-9.]+$/.test(canonicalHost)) {
+      problems.error(where, `origin ${quoted}: a subdomain wildcard over an IP address matches nothing`);
+      return undefined;
+    }
+    const publicSuffix = !canonicalHost.includes('.') || PUBLIC_SUFFIXES.has(canonicalHost);
+    const display = `${scheme}://*.${canonicalHost}${portKey}`;
+    return { kind: 'pattern', key: `${scheme}://*.${canonicalHost}${portKey}`, display, publicSuffix };
+  }
+  if (port === '*') {
+    const display = `${scheme}://${canonicalHost}:*`;
+    return { kind: 'pattern', key: display, display, publicSuffix: false };
+  }
+  return { kind: 'exact', origin: `${scheme}://${canonicalHost}${portKey}` };
+}
+
+/** Lowercase, punycode (IDN) and compressed IPv6, as the browser serializes the host. */
+function canonicalHostOf(scheme: string, host: string): string | undefined {
+  if (host.length === 0) return undefined;
+  if (scheme === 'http' || scheme === 'https' || scheme === 'ws' || scheme === 'wss') {
+    try {
+      const hostname = new URL(`${scheme}://${host}`).hostname;
+      return scanSerializedOrigin(`${scheme}://${hostname}`) ? hostname : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  // Other schemes (chrome-extension://id, app://…): ASCII after IDNA, lowercase.
+  const ascii = domainToASCII(host.toLowerCase()) || host.toLowerCase();
+  return scanSerializedOrigin(`${scheme}://${ascii}`) ? ascii : undefined;
+}
+
+/** Is `origin` the request's own origin (same-origin requests carry Origin on non-GET)? */
+export function isSameOrigin(origin: string, protocol: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const hostLower = host.toLowerCase();
+  const port = hostLower.lastIndexOf(':');
+  let serialized = `${protocol}://${hostLower}`;
+  // Host may carry the default port, which an Origin never does.
+  if (port > hostLower.lastIndexOf(']') && DEFAULT_PORTS[protocol] === hostLower.slice(port + 1)) {
+    serialized = `${protocol}://${hostLower.slice(0, port)}`;
+  }
+  return origin === serialized;
+}

@@ -1,0 +1,59 @@
+/**
+ * HTTP tokens, method and header-name rules of the Fetch Standard. Pure functions over strings;
+ * nothing here allocates on the success path.
+ */
+
+// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  TCHAR[c.charCodeAt(0)] = 1;
+}
+
+export function isTchar(code: number): boolean {
+  return code < 128 && TCHAR[code] === 1;
+}
+
+/** RFC 9110 `token`: one or more tchar. */
+export function isToken(value: string): boolean {
+  if (value.length === 0) return false;
+  for (let i = 0; i < value.length; i++) {
+    if (!isTchar(value.charCodeAt(i))) return false;
+  }
+  return true;
+}
+
+/** Methods a browser never sends (Fetch §2.2.1, byte-case-insensitive). */
+export function isForbiddenMethod(method: string): boolean {
+  const upper = method.toUpperCase();
+  return upper === 'CONNECT' || upper === 'TRACE' || upper === 'TRACK';
+}
+
+/** GET, HEAD and POST never need `Access-Control-Allow-Methods` (byte-exact). */
+export function isSafelistedMethod(method: string): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'POST';
+}
+
+const NORMALIZED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
+
+/** The browser upper-cases these six method names and no others (Fetch "normalize a method"). */
+export function normalizeMethod(method: string): string {
+  const upper = method.toUpperCase();
+  return NORMALIZED_METHODS.has(upper) ? upper : method;
+}
+
+/** Response headers a page can always read, and the two it never can. */
+export const SAFELISTED_RESPONSE_HEADERS = new Set([
+  'cache-control',
+  'content-language',
+  'content-length',
+  'content-type',
+  'expires',
+  'last-modified',
+  'pragma',
+]);
+
+/** Splits `'a, b'` or `['a', 'b']` (what `cors` accepts) into trimmed, non-empty items. */
+export function splitList(value: string | readonly string[]): string[] {
+  const items = typeof value === 'string' ? value.split(',') : value.flatMap((v) => String(v).split(','));
+  return items.map((v) => v.trim()).filter((v) => v.length > 0);
+}

@@ -1,0 +1,62 @@
+/**
+ * The node-style origin function of the `cors` package (what `app.enableCors()` accepts), or a
+ * predicate that returns a boolean or a Promise of one. The second argument is both the callback
+ * of the `cors` style and the incoming request (its properties read through to the request).
+ */
+export type CorsOriginFunction = (
+  requestOrigin: string | undefined,
+  callbackOrRequest: CorsOriginCallback & Record<string, any>,
+) => boolean | Promise<boolean> | void;
+
+export type CorsOriginCallback = (
+  err: Error | null,
+  origin?: boolean | string | RegExp | Array<boolean | string | RegExp>,
+) => void;
+
+export type CorsStaticOrigin = boolean | string | RegExp | Array<string | RegExp>;
+
+/**
+ * One CORS policy. Every object `app.enableCors()` accepts is accepted unchanged; the keys after
+ * `optionsSuccessStatus` are this module's own.
+ */
+export interface CorsPolicyOptions {
+  /**
+   * Which origins may read responses. `'*'` any (never with credentials), `true` reflect any valid
+   * origin except `null`, `false` none, an exact origin (`'https://app.example.com'`), a pattern
+   * (`'https://*.example.com'`, `'http://localhost:*'`), a RegExp tested against the whole origin,
+   * a list of these, or a function. Default `'*'`, as `enableCors()`.
+   */
+  origin?: CorsStaticOrigin | CorsOriginFunction;
+  /** Methods a preflight may ask for. Default: the methods the route serves. */
+  methods?: string | string[];
+  /** Request headers a preflight may ask for. Default: any (the request's list is echoed). */
+  allowedHeaders?: string | string[];
+  /** Response headers the page may read (`Access-Control-Expose-Headers`). */
+  exposedHeaders?: string | string[];
+  /** Send `Access-Control-Allow-Credentials: true` (cookies, HTTP auth, client certificates). */
+  credentials?: boolean;
+  /** `Access-Control-Max-Age` in seconds, 0..86400 (Chromium caps at 7200, Safari at 600). */
+  maxAge?: number;
+  /** After a successful preflight, hand the request on to the app's own OPTIONS route. */
+  preflightContinue?: boolean;
+  /** Status of a successful preflight, 200..299. Default 204. */
+  optionsSuccessStatus?: number;
+  /** Answer 403 to a cross-origin actual request from an origin this policy refuses. */
+  enforce?: boolean;
+  /** Legacy Private Network Access: answer `Access-Control-Request-Private-Network: true`. */
+  privateNetwork?: boolean;
+  /** `Cache-Control` on successful preflights: seconds (`max-age=N`) or a raw value. */
+  preflightCacheControl?: string | number;
+}
+
+export interface CorsModuleOptions extends CorsPolicyOptions {
+  /** Named policies, used as `@Cors('name')`. */
+  policies?: Record<string, CorsPolicyOptions>;
+  /** `'all'` (default): every route gets the module defaults; `'decorated'`: only routes under `@Cors`. */
+  routes?: 'all' | 'decorated';
+  /** Log every denial with its reason and print the policy table at boot. */
+  debug?: boolean;
+}
+
+/** What `@Cors()` stores: options, a policy name, or `false` (CORS off). */
+export type CorsDecoratorValue = CorsPolicyOptions | string | false;
