@@ -159,7 +159,10 @@ export class CorsPolicy {
    * The `Access-Control-Allow-Origin` value for `origin`, or why it is refused. Synchronous unless
    * the policy has an origin function that answers asynchronously.
    */
-  checkOrigin(origin: string | undefined, request?: object): OriginVerdict | Promise<OriginVerdict> {
+  checkOrigin(
+    origin: string | undefined,
+    request?: object,
+  ): OriginVerdict | Promise<OriginVerdict> {
     if (this.originMode === 'any') return '*';
     if (origin === undefined) return DENIED.noOrigin;
     if (origin.length > MAX_ORIGIN_LENGTH) return DENIED.tooLong;
@@ -191,11 +194,9 @@ export class CorsPolicy {
    * the target path serves (route-aware), or undefined for the policy's own list. Returns the
    * `Access-Control-Allow-Headers` value ('' for none) or a denial.
    */
-  checkPreflight(
-    requestMethod: string,
-    requestHeaders: string | undefined,
-  ): string | CorsDenial {
-    if (!isToken(requestMethod)) return new CorsDenial('Access-Control-Request-Method is not a valid method');
+  checkPreflight(requestMethod: string, requestHeaders: string | undefined): string | CorsDenial {
+    if (!isToken(requestMethod))
+      return new CorsDenial('Access-Control-Request-Method is not a valid method');
     if (isForbiddenMethod(requestMethod)) {
       return new CorsDenial(`method ${requestMethod} is forbidden by the Fetch Standard`);
     }
@@ -230,7 +231,8 @@ export class CorsPolicy {
     if (allowMethods.length > 0) res.setHeader('Access-Control-Allow-Methods', allowMethods);
     if (allowHeaders.length > 0) res.setHeader('Access-Control-Allow-Headers', allowHeaders);
     if (this.maxAgeValue !== undefined) res.setHeader('Access-Control-Max-Age', this.maxAgeValue);
-    if (this.cacheControlValue !== undefined) res.setHeader('Cache-Control', this.cacheControlValue);
+    if (this.cacheControlValue !== undefined)
+      res.setHeader('Cache-Control', this.cacheControlValue);
     if (this.privateNetwork && privateNetworkRequested) {
       res.setHeader('Access-Control-Allow-Private-Network', 'true');
     }
@@ -239,7 +241,12 @@ export class CorsPolicy {
 
   /** `Vary` of every preflight answer, allowed or denied (defence against caching intermediaries). */
   writePreflightVary(res: HeaderTarget): void {
-    appendVary(res, this.privateNetwork ? `${this.preflightVary}, Access-Control-Request-Private-Network` : this.preflightVary);
+    appendVary(
+      res,
+      this.privateNetwork
+        ? `${this.preflightVary}, Access-Control-Request-Private-Network`
+        : this.preflightVary,
+    );
   }
 
   /**
@@ -254,14 +261,28 @@ export class CorsPolicy {
       const deny = (d: CorsDenial): CorsDecision => {
         const vary = new HeaderRecorder();
         this.writePreflightVary(vary);
-        return { kind: 'preflight', allowed: false, status: 403, headers: {}, vary: vary.vary, reason: d.reason };
+        return {
+          kind: 'preflight',
+          allowed: false,
+          status: 403,
+          headers: {},
+          vary: vary.vary,
+          reason: d.reason,
+        };
       };
       const verdict = await this.checkOrigin(origin, request);
       if (typeof verdict !== 'string') return deny(verdict);
-      if (servedMethods !== undefined && !servedMethods.includes(requestMethod) && !servedMethods.includes('ALL')) {
+      if (
+        servedMethods !== undefined &&
+        !servedMethods.includes(requestMethod) &&
+        !servedMethods.includes('ALL')
+      ) {
         return deny(new CorsDenial(`method ${requestMethod} is not served at this path`));
       }
-      const allowHeaders = this.checkPreflight(requestMethod, headerList(request.headers['access-control-request-headers']));
+      const allowHeaders = this.checkPreflight(
+        requestMethod,
+        headerList(request.headers['access-control-request-headers']),
+      );
       if (typeof allowHeaders !== 'string') return deny(allowHeaders);
       const allowMethods =
         this.methods === '*'
@@ -269,11 +290,17 @@ export class CorsPolicy {
           : servedMethods === undefined
             ? this.allowMethodsFor(requestMethod)
             : servedMethods.includes('ALL')
-              ? this.allowMethodsFor(requestMethod) ?? requestMethod
+              ? (this.allowMethodsFor(requestMethod) ?? requestMethod)
               : servedMethods.filter((m) => this.allowsMethod(m)).join(', ');
       const pna = single(request.headers['access-control-request-private-network']) === 'true';
       this.writePreflight(recorder, verdict, allowMethods, allowHeaders, pna);
-      return { kind: 'preflight', allowed: true, status: this.successStatus, headers: recorder.headers, vary: recorder.vary };
+      return {
+        kind: 'preflight',
+        allowed: true,
+        status: this.successStatus,
+        headers: recorder.headers,
+        vary: recorder.vary,
+      };
     }
     const verdict = await this.checkOrigin(origin, request);
     this.writeActual(recorder, verdict);
@@ -298,7 +325,11 @@ export class CorsPolicy {
     enforce: boolean;
   } {
     const origins =
-      this.originMode === 'any' ? '*' : this.originMode === 'list' ? this.originList : this.originMode;
+      this.originMode === 'any'
+        ? '*'
+        : this.originMode === 'list'
+          ? this.originList
+          : this.originMode;
     return {
       origins,
       credentials: this.credentials,
@@ -310,7 +341,10 @@ export class CorsPolicy {
     };
   }
 
-  private callOriginFunction(origin: string, request: object | undefined): OriginVerdict | Promise<OriginVerdict> {
+  private callOriginFunction(
+    origin: string,
+    request: object | undefined,
+  ): OriginVerdict | Promise<OriginVerdict> {
     const fn = this.originFunction as CorsOriginFunction;
     let syncVerdict: OriginVerdict | undefined;
     let resolveLater: ((v: OriginVerdict) => void) | undefined;
@@ -376,7 +410,12 @@ type Internals = Mutable<CorsPolicy> & {
   needsScan: boolean;
 };
 
-function compileOrigin(pp: Mutable<CorsPolicy>, options: CorsPolicyOptions, where: string, problems: ProblemList): void {
+function compileOrigin(
+  pp: Mutable<CorsPolicy>,
+  options: CorsPolicyOptions,
+  where: string,
+  problems: ProblemList,
+): void {
   const p = pp as Internals;
   const origin = 'origin' in options && options.origin !== undefined ? options.origin : '*';
   const explicit = options.origin !== undefined;
@@ -483,7 +522,12 @@ function compileOrigin(pp: Mutable<CorsPolicy>, options: CorsPolicyOptions, wher
   p.originList = [...new Set(display)];
 }
 
-function compileMethods(pp: Mutable<CorsPolicy>, options: CorsPolicyOptions, where: string, problems: ProblemList): void {
+function compileMethods(
+  pp: Mutable<CorsPolicy>,
+  options: CorsPolicyOptions,
+  where: string,
+  problems: ProblemList,
+): void {
   const p = pp as Internals;
   if (options.methods === undefined) {
     p.methods = null;
@@ -547,7 +591,12 @@ function compileHeaderNames(
   return out;
 }
 
-function compileHeaders(pp: Mutable<CorsPolicy>, options: CorsPolicyOptions, where: string, problems: ProblemList): void {
+function compileHeaders(
+  pp: Mutable<CorsPolicy>,
+  options: CorsPolicyOptions,
+  where: string,
+  problems: ProblemList,
+): void {
   const p = pp as Internals;
   const allowed = compileHeaderNames(options.allowedHeaders, 'allowedHeaders', where, problems);
   if (allowed === undefined || allowed === '*') {
@@ -586,10 +635,16 @@ function compilePreflightExtras(
   if (options.maxAge !== undefined) {
     const maxAge = options.maxAge;
     if (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 0 || maxAge > 86400) {
-      problems.error(where, `maxAge must be an integer number of seconds in 0..86400, got ${String(maxAge)}`);
+      problems.error(
+        where,
+        `maxAge must be an integer number of seconds in 0..86400, got ${String(maxAge)}`,
+      );
     } else {
       if (maxAge > 7200) {
-        problems.warn(where, `maxAge ${maxAge} is above what Chromium honours (7200 s; Safari 600 s)`);
+        problems.warn(
+          where,
+          `maxAge ${maxAge} is above what Chromium honours (7200 s; Safari 600 s)`,
+        );
       }
       p.maxAgeValue = String(maxAge);
     }
@@ -609,12 +664,18 @@ function compilePreflightExtras(
   if (cacheControl !== undefined) {
     if (typeof cacheControl === 'number') {
       if (!Number.isInteger(cacheControl) || cacheControl < 0) {
-        problems.error(where, `preflightCacheControl must be a non-negative integer, got ${cacheControl}`);
+        problems.error(
+          where,
+          `preflightCacheControl must be a non-negative integer, got ${cacheControl}`,
+        );
       } else {
         p.cacheControlValue = `max-age=${cacheControl}`;
       }
     } else if (typeof cacheControl !== 'string' || !/^[\x20-\x7e]+$/.test(cacheControl)) {
-      problems.error(where, 'preflightCacheControl must be a number of seconds or a printable header value');
+      problems.error(
+        where,
+        'preflightCacheControl must be a number of seconds or a printable header value',
+      );
     } else {
       p.cacheControlValue = cacheControl;
     }

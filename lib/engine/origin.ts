@@ -12,11 +12,42 @@ const DEFAULT_PORTS: Record<string, string> = { http: '80', https: '443', ws: '8
 
 /** Suffixes under which anyone can register a name: a credentialed wildcard over them is refused. */
 const PUBLIC_SUFFIXES = new Set([
-  'co.uk', 'org.uk', 'ac.uk', 'gov.uk', 'com.au', 'net.au', 'org.au', 'co.jp', 'ne.jp', 'co.nz',
-  'com.br', 'com.cn', 'com.mx', 'co.in', 'co.za', 'com.tr', 'github.io', 'gitlab.io', 'herokuapp.com',
-  'vercel.app', 'netlify.app', 'pages.dev', 'workers.dev', 'web.app', 'firebaseapp.com',
-  'appspot.com', 'azurewebsites.net', 'cloudfront.net', 'amazonaws.com', 'blogspot.com',
-  'onrender.com', 'fly.dev', 'glitch.me', 'ngrok.io', 'ngrok-free.app', 'trycloudflare.com',
+  'co.uk',
+  'org.uk',
+  'ac.uk',
+  'gov.uk',
+  'com.au',
+  'net.au',
+  'org.au',
+  'co.jp',
+  'ne.jp',
+  'co.nz',
+  'com.br',
+  'com.cn',
+  'com.mx',
+  'co.in',
+  'co.za',
+  'com.tr',
+  'github.io',
+  'gitlab.io',
+  'herokuapp.com',
+  'vercel.app',
+  'netlify.app',
+  'pages.dev',
+  'workers.dev',
+  'web.app',
+  'firebaseapp.com',
+  'appspot.com',
+  'azurewebsites.net',
+  'cloudfront.net',
+  'amazonaws.com',
+  'blogspot.com',
+  'onrender.com',
+  'fly.dev',
+  'glitch.me',
+  'ngrok.io',
+  'ngrok-free.app',
+  'trycloudflare.com',
 ]);
 
 /** A configured origin, parsed and canonicalised. */
@@ -51,14 +82,19 @@ export function scanSerializedOrigin(s: string): boolean {
   const n = s.length;
   if (n === 0 || n > MAX_ORIGIN_LENGTH) return false;
   // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), lowercase
-  let i = 0;
   if (!isLowerAlpha(s.charCodeAt(0))) return false;
-  for (i = 1; i < n; i++) {
+  let i = 1;
+  for (; i < n; i++) {
     const c = s.charCodeAt(i);
     if (isLowerAlpha(c) || isDigit(c) || c === 43 || c === 45 || c === 46) continue;
     break;
   }
-  if (i > 64 || s.charCodeAt(i) !== 58 || s.charCodeAt(i + 1) !== 47 || s.charCodeAt(i + 2) !== 47) {
+  if (
+    i > 64 ||
+    s.charCodeAt(i) !== 58 ||
+    s.charCodeAt(i + 1) !== 47 ||
+    s.charCodeAt(i + 2) !== 47
+  ) {
     return false;
   }
   parts.schemeEnd = i;
@@ -160,7 +196,7 @@ export function parseConfiguredOrigin(
     return undefined;
   }
   const scheme = schemeMatch[1].toLowerCase();
-  let rest = schemeMatch[2];
+  const rest = schemeMatch[2];
   if (scheme === 'file') {
     problems.warn(
       where,
@@ -170,7 +206,8 @@ export function parseConfiguredOrigin(
   }
   const pathAt = rest.search(/[/?#]/);
   if (pathAt !== -1) {
-    const what = rest.slice(pathAt) === '/' ? 'a trailing slash' : `a path ("${rest.slice(pathAt)}")`;
+    const what =
+      rest.slice(pathAt) === '/' ? 'a trailing slash' : `a path ("${rest.slice(pathAt)}")`;
     problems.error(
       where,
       `origin ${quoted} has ${what}: browsers send the origin only, "${scheme}://${rest.slice(0, pathAt)}"`,
@@ -184,12 +221,13 @@ export function parseConfiguredOrigin(
   // Split host and port ("[v6]:port" or "host:port").
   let host = rest;
   let port: string | undefined;
-  const portSep = rest.startsWith('[') ? rest.indexOf(':', rest.indexOf(']')) : rest.lastIndexOf(':');
+  const portSep = rest.startsWith('[')
+    ? rest.indexOf(':', rest.indexOf(']'))
+    : rest.lastIndexOf(':');
   if (portSep !== -1) {
     host = rest.slice(0, portSep);
     port = rest.slice(portSep + 1);
   }
-  rest = '';
   if (port !== undefined && port !== '*') {
     if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535) {
       problems.error(where, `origin ${quoted} has an invalid port "${port}"`);
@@ -225,12 +263,20 @@ export function parseConfiguredOrigin(
   }
   if (wildcard) {
     if (canonicalHost.startsWith('[') || /^[0-9.]+$/.test(canonicalHost)) {
-      problems.error(where, `origin ${quoted}: a subdomain wildcard over an IP address matches nothing`);
+      problems.error(
+        where,
+        `origin ${quoted}: a subdomain wildcard over an IP address matches nothing`,
+      );
       return undefined;
     }
     const publicSuffix = !canonicalHost.includes('.') || PUBLIC_SUFFIXES.has(canonicalHost);
     const display = `${scheme}://*.${canonicalHost}${portKey}`;
-    return { kind: 'pattern', key: `${scheme}://*.${canonicalHost}${portKey}`, display, publicSuffix };
+    return {
+      kind: 'pattern',
+      key: `${scheme}://*.${canonicalHost}${portKey}`,
+      display,
+      publicSuffix,
+    };
   }
   if (port === '*') {
     const display = `${scheme}://${canonicalHost}:*`;

@@ -50,7 +50,10 @@ function isCanonical(value: string): boolean {
   return previous !== 44;
 }
 
-function checkCanonical(value: string, allowed: ReadonlySet<string> | null): string | HeaderListDenial {
+function checkCanonical(
+  value: string,
+  allowed: ReadonlySet<string> | null,
+): string | HeaderListDenial {
   let count = 0;
   let start = 0;
   while (start <= value.length) {
@@ -59,7 +62,8 @@ function checkCanonical(value: string, allowed: ReadonlySet<string> | null): str
     if (++count > MAX_REQUEST_HEADER_NAMES) return TOO_MANY;
     if (allowed !== null) {
       const name = value.slice(start, end);
-      if (!allowed.has(name)) return new HeaderListDenial(`request header "${name}" is not allowed`);
+      if (!allowed.has(name))
+        return new HeaderListDenial(`request header "${name}" is not allowed`);
     }
     start = end + 1;
   }

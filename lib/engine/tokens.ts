@@ -54,6 +54,7 @@ export const SAFELISTED_RESPONSE_HEADERS = new Set([
 
 /** Splits `'a, b'` or `['a', 'b']` (what `cors` accepts) into trimmed, non-empty items. */
 export function splitList(value: string | readonly string[]): string[] {
-  const items = typeof value === 'string' ? value.split(',') : value.flatMap((v) => String(v).split(','));
+  const items =
+    typeof value === 'string' ? value.split(',') : value.flatMap((v) => String(v).split(','));
   return items.map((v) => v.trim()).filter((v) => v.length > 0);
 }

@@ -18,7 +18,10 @@ export function appendVary(res: HeaderTarget, fields: string): void {
   }
   const existing = Array.isArray(current) ? current.join(', ') : String(current);
   if (existing === fields) return;
-  const present = existing.toLowerCase().split(',').map((v) => v.trim());
+  const present = existing
+    .toLowerCase()
+    .split(',')
+    .map((v) => v.trim());
   if (present.includes('*')) return;
   let merged = existing;
   for (const field of fields.split(', ')) {

@@ -47,6 +47,7 @@ export function buildRouteTable({
   for (const { metatype: moduleType, controllers } of modulesContainer.values()) {
     const modulePath = getModulePath(moduleType, modulesContainer.applicationId);
     for (const { metatype, instance } of controllers.values()) {
+      // An unresolved wrapper never reaches the router (Nest's init would have failed on it).
       if (!metatype || !instance) {
         continue;
       }

@@ -1,0 +1,2 @@
+/** Metadata key of `@Cors()`. */
+export const CORS_METADATA = 'nestjs-cors:policy';

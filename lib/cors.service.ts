@@ -1,0 +1,148 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  ApplicationConfig,
+  HttpAdapterHost,
+  MetadataScanner,
+  ModulesContainer,
+  Reflector,
+} from '@nestjs/core';
+import { CORS_METADATA } from './cors.constants.js';
+import { CORS_MODULE_OPTIONS } from './cors.module-definition.js';
+import type { CorsPolicy } from './engine/cors-policy.js';
+import { CorsConfigError } from './engine/errors.js';
+import { mountOnAdapter } from './http/adapter.js';
+import { CorsRequestHandler } from './http/cors-request-handler.js';
+import type { CorsDecoratorValue, CorsModuleOptions } from './interfaces/cors-options.interface.js';
+import { PathEntry, PathIndex, type RouteTarget } from './routing/path-index.js';
+import { PolicyResolver } from './routing/policy-resolver.js';
+import { buildRouteTable } from './routing/route-table.js';
+
+/** One row of the policy report: a route and its effective policy. */
+export interface CorsRouteReport {
+  method: string;
+  path: string;
+  handler: string;
+  source: string;
+  policy: ReturnType<CorsPolicy['describe']> | null;
+}
+
+/**
+ * Builds the per-route policy table once at boot and owns the early middleware. Injectable, so
+ * an app can read the report (`report()`).
+ */
+@Injectable()
+export class CorsService {
+  readonly handler: CorsRequestHandler;
+  private readonly logger = new Logger('Cors');
+  private readonly byHandler = new Map<Function, RouteTarget>();
+  private rows: CorsRouteReport[] = [];
+  private started = false;
+  private mounted = false;
+
+  constructor(
+    @Inject(CORS_MODULE_OPTIONS) private readonly options: CorsModuleOptions,
+    private readonly reflector: Reflector,
+    private readonly modulesContainer: ModulesContainer,
+    private readonly metadataScanner: MetadataScanner,
+    private readonly applicationConfig: ApplicationConfig,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {
+    this.handler = new CorsRequestHandler(this.logger, options?.debug === true);
+  }
+
+  /** Builds the table (throws `CorsConfigError` listing every problem) and mounts the middleware. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    const httpAdapter = this.adapterHost.httpAdapter;
+    if (httpAdapter === undefined) return; // not an HTTP application
+    const resolver = new PolicyResolver(this.options ?? {});
+    const records = buildRouteTable({
+      modulesContainer: this.modulesContainer,
+      metadataScanner: this.metadataScanner,
+      applicationConfig: this.applicationConfig,
+      httpAdapter,
+    });
+    const byPath = new Map<string, RouteTarget[]>();
+    const firstOrder = new Map<string, number>();
+    for (const record of records) {
+      const resolved = resolver.resolve(
+        this.reflector.get<CorsDecoratorValue | undefined>(CORS_METADATA, record.controller),
+        this.reflector.get<CorsDecoratorValue | undefined>(CORS_METADATA, record.handler),
+        record.controller.name,
+        record.name,
+      );
+      const target: RouteTarget = {
+        policy: resolved.policy,
+        source: resolved.source,
+        name: record.name,
+        method: record.method,
+        order: record.order,
+      };
+      if (!this.byHandler.has(record.handler)) this.byHandler.set(record.handler, target);
+      if (!byPath.has(record.path)) {
+        byPath.set(record.path, []);
+        firstOrder.set(record.path, record.order);
+      }
+      byPath.get(record.path)!.push(target);
+      this.rows.push({
+        method: record.method,
+        path: record.path,
+        handler: record.name,
+        source: resolved.source,
+        policy: resolved.policy?.describe() ?? null,
+      });
+    }
+    for (const warning of resolver.problems.warnings)
+      this.logger.warn(`${warning.where}: ${warning.message}`);
+    if (resolver.problems.errors.length > 0) throw new CorsConfigError(resolver.problems.errors);
+
+    const entries = [...byPath].map(
+      ([path, targets]) => new PathEntry(path, firstOrder.get(path)!, targets),
+    );
+    const matching =
+      (
+        httpAdapter as {
+          getRouteMatchingOptions?(): { caseSensitive?: boolean; ignoreTrailingSlash?: boolean };
+        }
+      ).getRouteMatchingOptions?.() ?? {};
+    const index = new PathIndex(entries, {
+      caseSensitive: matching.caseSensitive === true,
+      ignoreTrailingSlash: matching.ignoreTrailingSlash !== false,
+    });
+    this.handler.setTable({ index, fallback: resolver.fallback.policy });
+    this.mount();
+    if (this.options?.debug) this.logger.log(`CORS policy table:\n${formatReport(this.rows)}`);
+  }
+
+  /** Every route with its effective policy and where it came from. */
+  report(): readonly CorsRouteReport[] {
+    return this.rows;
+  }
+
+  /** The route target of a handler (what `ExecutionContext.getHandler()` returns). */
+  targetOf(handler: Function): RouteTarget | undefined {
+    return this.byHandler.get(handler);
+  }
+
+  /** Mounts the middleware on the HTTP adapter (once); it passes requests through until `start()`. */
+  mount(): void {
+    if (this.mounted) return;
+    const httpAdapter = this.adapterHost.httpAdapter;
+    if (httpAdapter === undefined) return;
+    mountOnAdapter(httpAdapter, this.handler.handle);
+    this.mounted = true;
+  }
+}
+
+function formatReport(rows: readonly CorsRouteReport[]): string {
+  return rows
+    .map((r) => {
+      const p = r.policy;
+      const what = p
+        ? `origins=${Array.isArray(p.origins) ? p.origins.join(' ') : p.origins} credentials=${p.credentials} methods=${Array.isArray(p.methods) ? p.methods.join(',') : p.methods} maxAge=${p.maxAge ?? '-'}`
+        : 'CORS off';
+      return `  ${r.method.padEnd(7)} ${r.path.padEnd(30)} ${r.handler.padEnd(30)} [${r.source}] ${what}`;
+    })
+    .join('\n');
+}
