@@ -2,17 +2,9 @@
  * The framework-free CORS engine: `CorsPolicy.compile(options)` validates and compiles once (throws
  * `CorsConfigError`), then each request is decided with no merging and no scan over origins.
  */
-import type {
-  CorsOriginFunction,
-  CorsPolicyOptions,
-} from '../interfaces/cors-options.interface.js';
+import type { CorsPolicyOptions } from '../interfaces/cors-options.interface.js';
 import { CorsConfigError, ProblemList } from './errors.js';
-import {
-  MAX_ORIGIN_LENGTH,
-  matchesPattern,
-  parseConfiguredOrigin,
-  scanSerializedOrigin,
-} from './origin.js';
+import { CorsDenial, OriginRule, type OriginMode, type OriginVerdict } from './origin-rule.js';
 import { checkRequestHeaders, HeaderListDenial } from './request-headers.js';
 import {
   isForbiddenMethod,
@@ -25,23 +17,7 @@ import { appendVary, type HeaderTarget } from './vary.js';
 
 export type { HeaderTarget } from './vary.js';
 
-/** Why a request was refused. Constant instances for the common cases: no allocation per request. */
-export class CorsDenial {
-  constructor(readonly reason: string) {}
-}
-
-export const DENIED = {
-  noOrigin: new CorsDenial('the request has no Origin header'),
-  tooLong: new CorsDenial(`the Origin is longer than ${MAX_ORIGIN_LENGTH} bytes`),
-  malformed: new CorsDenial('the Origin is not a valid serialized origin'),
-  nullOrigin: new CorsDenial("the Origin is 'null' and the policy does not list 'null'"),
-  notAllowed: new CorsDenial('the Origin is not allowed by the policy'),
-  predicateError: new CorsDenial('the origin function failed'),
-  disabled: new CorsDenial('CORS is disabled on this route'),
-} as const;
-
-/** An origin verdict: the `Access-Control-Allow-Origin` value to send, or a denial. */
-export type OriginVerdict = string | CorsDenial;
+export { CorsDenial, DENIED, type OriginVerdict } from './origin-rule.js';
 
 /** The outcome of `decide()`: what to send, in one plain object. */
 export interface CorsDecision {
@@ -82,15 +58,9 @@ const VARY_PREFLIGHT_DYNAMIC =
   'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';
 const VARY_PREFLIGHT_STATIC = 'Access-Control-Request-Method, Access-Control-Request-Headers';
 
-type OriginMode = 'any' | 'list' | 'reflect' | 'function' | 'none';
-
 /** A compiled, immutable CORS policy. */
 export class CorsPolicy {
-  /** How origins are decided. */
-  readonly originMode: OriginMode = 'none';
   readonly credentials: boolean = false;
-  /** True unless the answer is the same for every origin (`'*'`): then `Vary: Origin` is needed. */
-  readonly varyOrigin: boolean = true;
   /** null: every method the route serves; '*': any method (echoed); else the exact set. */
   readonly methods: ReadonlySet<string> | '*' | null = null;
   /** null: any header (the request's list is echoed); else the allowed lowercase names. */
@@ -99,21 +69,14 @@ export class CorsPolicy {
   readonly preflightContinue: boolean = false;
   readonly successStatus: number = 204;
   readonly privateNetwork: boolean = false;
-  /** Canonical configured origins and patterns, for reports. */
-  readonly originList: readonly string[] = [];
-
-  private exact: ReadonlySet<string> = new Set();
-  private patterns: ReadonlySet<string> = new Set();
-  private regexps: readonly RegExp[] = [];
-  private allowNull = false;
-  private originFunction: CorsOriginFunction | undefined;
-  private needsScan = false;
+  /** Swapped whole by `replaceOrigins()`: one reference, so every request sees one list. */
+  private origins!: OriginRule;
   private exposeHeaders: string | undefined;
   private allowHeadersValue: string | undefined;
-  private allowMethodsValue: string | undefined;
+  /** `methods` as configured, joined (or `cors`'s default list when unset). */
+  readonly configuredMethods: string | undefined;
   private maxAgeValue: string | undefined;
   private cacheControlValue: string | undefined;
-  private preflightVary = VARY_PREFLIGHT_DYNAMIC;
 
   private constructor() {}
 
@@ -139,17 +102,10 @@ export class CorsPolicy {
     p.enforce = options.enforce === true;
     p.preflightContinue = options.preflightContinue === true;
     p.privateNetwork = options.privateNetwork === true;
-    compileOrigin(p, options, where, problems);
+    p.origins = OriginRule.compile(options.origin, p.credentials, where, problems);
     compileMethods(p, options, where, problems);
     compileHeaders(p, options, where, problems);
     compilePreflightExtras(p, options, where, problems);
-    p.varyOrigin = p.originMode !== 'any';
-    p.preflightVary = p.varyOrigin ? VARY_PREFLIGHT_DYNAMIC : VARY_PREFLIGHT_STATIC;
-    p.needsScan =
-      p.originMode === 'reflect' ||
-      p.originMode === 'function' ||
-      p.patterns.size > 0 ||
-      p.regexps.length > 0;
     return p as unknown as CorsPolicy;
   }
 
@@ -163,18 +119,37 @@ export class CorsPolicy {
     origin: string | undefined,
     request?: object,
   ): OriginVerdict | Promise<OriginVerdict> {
-    if (this.originMode === 'any') return '*';
-    if (origin === undefined) return DENIED.noOrigin;
-    if (origin.length > MAX_ORIGIN_LENGTH) return DENIED.tooLong;
-    if (origin === 'null') return this.allowNull ? 'null' : DENIED.nullOrigin;
-    if (this.exact.has(origin)) return origin;
-    if (!this.needsScan) return DENIED.notAllowed;
-    if (!scanSerializedOrigin(origin)) return DENIED.malformed;
-    if (this.originMode === 'reflect') return origin;
-    if (this.patterns.size > 0 && matchesPattern(origin, this.patterns)) return origin;
-    for (const re of this.regexps) if (re.test(origin)) return origin;
-    if (this.originFunction !== undefined) return this.callOriginFunction(origin, request);
-    return DENIED.notAllowed;
+    return this.origins.check(origin, request);
+  }
+
+  /** How origins are decided: `any` ('*'), `list`, `reflect` (true), `function` or `none`. */
+  get originMode(): OriginMode {
+    return this.origins.mode;
+  }
+
+  /** True unless the answer is the same for every origin (`'*'`): then `Vary: Origin` is needed. */
+  get varyOrigin(): boolean {
+    return this.origins.mode !== 'any';
+  }
+
+  /** Canonical configured origins and patterns, for reports. */
+  get originList(): readonly string[] {
+    return this.origins.list;
+  }
+
+  /**
+   * Validates a new `origin` value against this policy (credentials included) and returns a
+   * commit function that swaps it in; throws `CorsConfigError` and changes nothing if invalid.
+   */
+  prepareOrigins(
+    origin: CorsPolicyOptions['origin'],
+    where: string,
+    problems: ProblemList,
+  ): () => void {
+    const next = OriginRule.compile(origin, this.credentials, where, problems);
+    return () => {
+      this.origins = next;
+    };
   }
 
   /** Writes the headers of an actual (non-preflight) response for `verdict`. */
@@ -208,9 +183,16 @@ export class CorsPolicy {
     return this.allowHeadersValue ?? headers;
   }
 
-  /** The `Access-Control-Allow-Methods` value when no route information is at hand. */
-  allowMethodsFor(requestMethod: string): string {
-    return this.methods === '*' ? requestMethod : (this.allowMethodsValue as string);
+  /** `Access-Control-Allow-Methods` for `requestMethod` given the served methods ('ALL' = any). */
+  private allowMethodsOf(requestMethod: string, served: readonly string[] | undefined): string {
+    if (this.methods === '*') return requestMethod;
+    // An `@All()` route serves whatever the policy lists.
+    if (served === undefined || (served.includes('ALL') && this.methods !== null)) {
+      return this.configuredMethods as string;
+    }
+    const listed = served.filter((m) => m !== 'ALL' && this.allowsMethod(m));
+    if (!listed.includes(requestMethod)) listed.push(requestMethod);
+    return listed.join(', ');
   }
 
   /** Is `method` allowed by the policy's own `methods` (route-independent)? */
@@ -241,12 +223,8 @@ export class CorsPolicy {
 
   /** `Vary` of every preflight answer, allowed or denied (defence against caching intermediaries). */
   writePreflightVary(res: HeaderTarget): void {
-    appendVary(
-      res,
-      this.privateNetwork
-        ? `${this.preflightVary}, Access-Control-Request-Private-Network`
-        : this.preflightVary,
-    );
+    const vary = this.varyOrigin ? VARY_PREFLIGHT_DYNAMIC : VARY_PREFLIGHT_STATIC;
+    appendVary(res, this.privateNetwork ? `${vary}, Access-Control-Request-Private-Network` : vary);
   }
 
   /**
@@ -272,26 +250,18 @@ export class CorsPolicy {
       };
       const verdict = await this.checkOrigin(origin, request);
       if (typeof verdict !== 'string') return deny(verdict);
-      if (
-        servedMethods !== undefined &&
-        !servedMethods.includes(requestMethod) &&
-        !servedMethods.includes('ALL')
-      ) {
-        return deny(new CorsDenial(`method ${requestMethod} is not served at this path`));
-      }
       const allowHeaders = this.checkPreflight(
         requestMethod,
         headerList(request.headers['access-control-request-headers']),
       );
       if (typeof allowHeaders !== 'string') return deny(allowHeaders);
-      const allowMethods =
-        this.methods === '*'
-          ? requestMethod
-          : servedMethods === undefined
-            ? this.allowMethodsFor(requestMethod)
-            : servedMethods.includes('ALL')
-              ? (this.allowMethodsFor(requestMethod) ?? requestMethod)
-              : servedMethods.filter((m) => this.allowsMethod(m)).join(', ');
+      // Without route information the policy's own list (or `cors`'s default list) applies.
+      const served = servedMethods ?? (this.methods === null ? DEFAULT_METHODS : undefined);
+      if (served !== undefined && !served.includes(requestMethod) && !served.includes('ALL')) {
+        const where = servedMethods === undefined ? 'allowed by default' : 'served at this path';
+        return deny(new CorsDenial(`method ${requestMethod} is not ${where}`));
+      }
+      const allowMethods = this.allowMethodsOf(requestMethod, served);
       const pna = single(request.headers['access-control-request-private-network']) === 'true';
       this.writePreflight(recorder, verdict, allowMethods, allowHeaders, pna);
       return {
@@ -340,54 +310,6 @@ export class CorsPolicy {
       enforce: this.enforce,
     };
   }
-
-  private callOriginFunction(
-    origin: string,
-    request: object | undefined,
-  ): OriginVerdict | Promise<OriginVerdict> {
-    const fn = this.originFunction as CorsOriginFunction;
-    let syncVerdict: OriginVerdict | undefined;
-    let resolveLater: ((v: OriginVerdict) => void) | undefined;
-    const settle = (err: unknown, value: unknown): void => {
-      if (syncVerdict !== undefined) return;
-      syncVerdict = err ? DENIED.predicateError : this.verdictOfCallback(origin, value);
-      resolveLater?.(syncVerdict);
-    };
-    // The second argument is the `cors`-style callback; its properties read through to the request.
-    const callback = (err: Error | null, value?: unknown) => settle(err, value);
-    const argument = request === undefined ? callback : requestView(callback, request);
-    let returned: unknown;
-    try {
-      returned = fn(origin, argument as never);
-    } catch {
-      return DENIED.predicateError;
-    }
-    if (typeof returned === 'boolean') settle(null, returned);
-    else if (returned !== null && typeof (returned as PromiseLike<unknown>)?.then === 'function') {
-      (returned as PromiseLike<unknown>).then(
-        (v) => settle(null, v),
-        (e) => settle(e ?? new Error('rejected'), undefined),
-      );
-    }
-    if (syncVerdict !== undefined) return syncVerdict;
-    return new Promise<OriginVerdict>((resolve) => (resolveLater = resolve));
-  }
-
-  /** What a `cors`-style callback value means for this origin. */
-  private verdictOfCallback(origin: string, value: unknown): OriginVerdict {
-    if (value === true) return origin;
-    if (value === '*') return this.credentials ? origin : '*';
-    const list = Array.isArray(value) ? value : [value];
-    for (const item of list) {
-      if (item === true) return origin;
-      if (typeof item === 'string' && item === origin) return origin;
-      if (item instanceof RegExp) {
-        item.lastIndex = 0;
-        if (item.test(origin)) return origin;
-      }
-    }
-    return DENIED.notAllowed;
-  }
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -396,131 +318,12 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Private fields are compiled through this view (TypeScript hides them from the class type). */
 type Internals = Mutable<CorsPolicy> & {
-  exact: Set<string>;
-  patterns: Set<string>;
-  regexps: RegExp[];
-  allowNull: boolean;
-  originFunction: CorsOriginFunction | undefined;
+  origins: OriginRule;
   exposeHeaders: string | undefined;
   allowHeadersValue: string | undefined;
-  allowMethodsValue: string | undefined;
   maxAgeValue: string | undefined;
   cacheControlValue: string | undefined;
-  preflightVary: string;
-  needsScan: boolean;
 };
-
-function compileOrigin(
-  pp: Mutable<CorsPolicy>,
-  options: CorsPolicyOptions,
-  where: string,
-  problems: ProblemList,
-): void {
-  const p = pp as Internals;
-  const origin = 'origin' in options && options.origin !== undefined ? options.origin : '*';
-  const explicit = options.origin !== undefined;
-  if (typeof origin === 'function') {
-    p.originMode = 'function';
-    p.originFunction = origin as CorsOriginFunction;
-    return;
-  }
-  if (origin === true) {
-    p.originMode = 'reflect';
-    if (p.credentials) {
-      problems.warn(
-        where,
-        'origin: true with credentials lets every site read credentialed responses; list the origins instead',
-      );
-    }
-    return;
-  }
-  if (origin === false) {
-    p.originMode = 'none';
-    return;
-  }
-  const items = Array.isArray(origin) ? origin : [origin];
-  if (items.length === 0) {
-    p.originMode = 'none';
-    problems.warn(where, 'origin is an empty list: no cross-origin request is allowed');
-    return;
-  }
-  if (!Array.isArray(origin) && origin === '*') {
-    p.originMode = 'any';
-    if (p.credentials) {
-      problems.error(
-        where,
-        explicit
-          ? "origin '*' cannot be used with credentials: browsers refuse it; list the allowed origins"
-          : "credentials: true needs an explicit origin (the default is '*', which browsers refuse with credentials)",
-      );
-    }
-    return;
-  }
-  p.originMode = 'list';
-  const exact = new Set<string>();
-  const patterns = new Set<string>();
-  const regexps: RegExp[] = [];
-  const display: string[] = [];
-  for (const item of items) {
-    if (item instanceof RegExp) {
-      const source = item.source;
-      if (!source.startsWith('^') || !source.endsWith('$')) {
-        problems.warn(
-          where,
-          `RegExp ${String(item)} is not anchored with ^…$: it may match origins that merely contain an allowed one`,
-        );
-      }
-      // g and y make test() stateful (lastIndex): compile a stateless copy.
-      regexps.push(new RegExp(source, item.flags.replace(/[gy]/g, '')));
-      display.push(String(item));
-      continue;
-    }
-    if (typeof item !== 'string') {
-      problems.error(where, `origin items must be strings or RegExps, got ${typeof item}`);
-      continue;
-    }
-    if (item === '*') {
-      problems.error(where, "'*' inside an origin list matches nothing: use origin: '*' alone");
-      continue;
-    }
-    const parsed = parseConfiguredOrigin(item, where, problems);
-    if (parsed === undefined) continue;
-    switch (parsed.kind) {
-      case 'null':
-        if (p.credentials) {
-          problems.error(
-            where,
-            "origin 'null' with credentials lets any sandboxed page or file read credentialed responses",
-          );
-        }
-        p.allowNull = true;
-        display.push('null');
-        break;
-      case 'exact':
-        exact.add(parsed.origin);
-        display.push(parsed.origin);
-        break;
-      case 'pattern':
-        if (parsed.publicSuffix && p.credentials) {
-          problems.error(
-            where,
-            `origin pattern "${parsed.display}" spans a public suffix: anyone can register a name under it`,
-          );
-        } else if (parsed.publicSuffix) {
-          problems.warn(where, `origin pattern "${parsed.display}" spans a public suffix`);
-        }
-        patterns.add(parsed.key);
-        display.push(parsed.display);
-        break;
-      case 'any':
-        break; // handled above
-    }
-  }
-  p.exact = exact;
-  p.patterns = patterns;
-  p.regexps = regexps;
-  p.originList = [...new Set(display)];
-}
 
 function compileMethods(
   pp: Mutable<CorsPolicy>,
@@ -531,7 +334,7 @@ function compileMethods(
   const p = pp as Internals;
   if (options.methods === undefined) {
     p.methods = null;
-    p.allowMethodsValue = DEFAULT_METHODS.join(', ');
+    p.configuredMethods = DEFAULT_METHODS.join(', ');
     return;
   }
   if (typeof options.methods !== 'string' && !Array.isArray(options.methods)) {
@@ -563,7 +366,7 @@ function compileMethods(
     set.add(method);
   }
   p.methods = set;
-  p.allowMethodsValue = [...set].join(', ');
+  p.configuredMethods = [...set].join(', ');
 }
 
 function compileHeaderNames(
@@ -707,14 +510,6 @@ class HeaderRecorder implements HeaderTarget {
   removeHeader(name: string): void {
     delete this.headers[name];
   }
-}
-
-/** The callback, with the request's properties readable through it (see CorsOriginFunction). */
-function requestView(callback: (...args: any[]) => void, request: object): unknown {
-  return new Proxy(callback, {
-    get: (target, key) => (key in request ? Reflect.get(request, key) : Reflect.get(target, key)),
-    has: (target, key) => key in request || key in target,
-  });
 }
 
 export { CorsConfigError };

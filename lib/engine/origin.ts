@@ -54,6 +54,8 @@ const PUBLIC_SUFFIXES = new Set([
 export type ParsedOriginEntry =
   | { kind: 'any' }
   | { kind: 'null' }
+  /** file: pages send `Origin: null`: a configured `file://…` never matches. */
+  | { kind: 'file' }
   | { kind: 'exact'; origin: string }
   /** `scheme://*.suffix[:port|:*]` or `scheme://host:*`, stored as the lookup key. */
   | { kind: 'pattern'; key: string; display: string; publicSuffix: boolean };
@@ -197,13 +199,7 @@ export function parseConfiguredOrigin(
   }
   const scheme = schemeMatch[1].toLowerCase();
   const rest = schemeMatch[2];
-  if (scheme === 'file') {
-    problems.warn(
-      where,
-      `origin ${quoted} never matches: file: pages send "Origin: null" (list 'null' to allow them, never with credentials)`,
-    );
-    return undefined;
-  }
+  if (scheme === 'file') return { kind: 'file' };
   const pathAt = rest.search(/[/?#]/);
   if (pathAt !== -1) {
     const what =

@@ -77,6 +77,10 @@ export class PathEntry {
    */
   allowMethods(requestMethod: string, policy: CorsPolicy, origin: string): string {
     if (policy.methods === '*') return requestMethod;
+    // An `@All()` route answering: it serves whatever the policy lists.
+    if (policy.methods !== null && !this.byMethod.has(requestMethod)) {
+      return policy.configuredMethods as string;
+    }
     let listed =
       this.sharedPolicy === policy
         ? (this.sharedAllowMethods as string)

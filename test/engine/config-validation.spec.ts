@@ -122,7 +122,10 @@ describe('configuration errors', () => {
     expectOneError({ origin: 'https://*.com', credentials: true }, /public suffix/);
     expectOneError({ origin: ['https://*.co.uk'], credentials: true }, /public suffix/);
     // A registrable domain under the wildcard is fine with credentials.
-    expectClean({ origin: ['https://*.example.com', 'https://*.example.co.uk'], credentials: true });
+    expectClean({
+      origin: ['https://*.example.com', 'https://*.example.co.uk'],
+      credentials: true,
+    });
   });
 
   it('forbidden methods CONNECT, TRACE, TRACK in any case', () => {
@@ -285,7 +288,11 @@ describe('every problem together in one error', () => {
     }
     expect(thrown).toBeInstanceOf(CorsConfigError);
     const error = thrown as CorsConfigError;
-    expect(error.problems.map((p) => p.where)).toEqual(['module', 'policy "admin"', 'Users.remove']);
+    expect(error.problems.map((p) => p.where)).toEqual([
+      'module',
+      'policy "admin"',
+      'Users.remove',
+    ]);
     expect(error.message).toMatch(/^Invalid CORS configuration \(3 problems\):/);
     expect(error.message).toMatch(/\n {2}- module: .*credentials/);
     expect(error.message).toMatch(/\n {2}- policy "admin": .*maxAge/);
@@ -294,7 +301,11 @@ describe('every problem together in one error', () => {
 
   it('a valid configuration does not throw', () => {
     const problems = new ProblemList();
-    CorsPolicy.compileInto({ origin: 'https://example.com', credentials: true }, 'module', problems);
+    CorsPolicy.compileInto(
+      { origin: 'https://example.com', credentials: true },
+      'module',
+      problems,
+    );
     expect(() => problems.throwIfAny()).not.toThrow();
   });
 });

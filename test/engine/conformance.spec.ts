@@ -67,10 +67,7 @@ async function decide(policy: CorsPolicy, request: CorsRequestLike): Promise<Cor
   return withoutRoute;
 }
 
-function req(
-  method: string,
-  headers: Record<string, string | undefined> = {},
-): CorsRequestLike {
+function req(method: string, headers: Record<string, string | undefined> = {}): CorsRequestLike {
   return { method, headers };
 }
 
@@ -257,10 +254,7 @@ describe('conformance §3.1: actual (non-preflight) requests', () => {
   });
 
   it('A11: OPTIONS with ACRM but no Origin is not a CORS request', async () => {
-    const d = await decide(
-      policies.P1,
-      req('OPTIONS', { 'access-control-request-method': 'PUT' }),
-    );
+    const d = await decide(policies.P1, req('OPTIONS', { 'access-control-request-method': 'PUT' }));
     expect(d.kind).toBe('none');
     expect(d.status).toBeUndefined();
     expectNoCorsHeaders(d);
@@ -477,7 +471,10 @@ describe('conformance §3.2: preflight requests', () => {
   });
 
   it('B18: an ACRH of 500 names (~8 KiB) is refused, bounded', async () => {
-    const names = Array.from({ length: 500 }, (_, i) => `x-custom-hdr-${String(i).padStart(3, '0')}`);
+    const names = Array.from(
+      { length: 500 },
+      (_, i) => `x-custom-hdr-${String(i).padStart(3, '0')}`,
+    );
     const value = names.join(',');
     expect(value.length).toBeGreaterThan(8000);
     const d = await decide(policies.P1, preflight('https://example.com', 'PUT', value));
