@@ -9,10 +9,14 @@ import {
 import { CORS_METADATA } from './cors.constants.js';
 import { CORS_MODULE_OPTIONS } from './cors.module-definition.js';
 import type { CorsPolicy } from './engine/cors-policy.js';
-import { CorsConfigError } from './engine/errors.js';
+import { CorsConfigError, ProblemList } from './engine/errors.js';
 import { mountOnAdapter } from './http/adapter.js';
 import { CorsRequestHandler } from './http/cors-request-handler.js';
-import type { CorsDecoratorValue, CorsModuleOptions } from './interfaces/cors-options.interface.js';
+import type {
+  CorsDecoratorValue,
+  CorsModuleOptions,
+  CorsPolicyOptions,
+} from './interfaces/cors-options.interface.js';
 import { PathEntry, PathIndex, type RouteTarget } from './routing/path-index.js';
 import { PolicyResolver } from './routing/policy-resolver.js';
 import { buildRouteTable } from './routing/route-table.js';
@@ -26,6 +30,14 @@ export interface CorsRouteReport {
   policy: ReturnType<CorsPolicy['describe']> | null;
 }
 
+interface ReportRow {
+  method: string;
+  path: string;
+  handler: string;
+  source: string;
+  policy: CorsPolicy | null;
+}
+
 /**
  * Builds the per-route policy table once at boot and owns the early middleware. Injectable, so
  * an app can read the report (`report()`).
@@ -35,7 +47,8 @@ export class CorsService {
   readonly handler: CorsRequestHandler;
   private readonly logger = new Logger('Cors');
   private readonly byHandler = new Map<Function, RouteTarget>();
-  private rows: CorsRouteReport[] = [];
+  private rows: ReportRow[] = [];
+  private originOwners = new Map<string, Set<CorsPolicy>>();
   private started = false;
   private mounted = false;
 
@@ -90,12 +103,13 @@ export class CorsService {
         path: record.path,
         handler: record.name,
         source: resolved.source,
-        policy: resolved.policy?.describe() ?? null,
+        policy: resolved.policy,
       });
     }
     for (const warning of resolver.problems.warnings)
       this.logger.warn(`${warning.where}: ${warning.message}`);
     if (resolver.problems.errors.length > 0) throw new CorsConfigError(resolver.problems.errors);
+    this.originOwners = resolver.originOwners;
 
     const entries = [...byPath].map(
       ([path, targets]) => new PathEntry(path, firstOrder.get(path)!, targets),
@@ -112,12 +126,39 @@ export class CorsService {
     });
     this.handler.setTable({ index, fallback: resolver.fallback.policy });
     this.mount();
-    if (this.options?.debug) this.logger.log(`CORS policy table:\n${formatReport(this.rows)}`);
+    if (this.options?.debug) this.logger.log(`CORS policy table:\n${formatReport(this.report())}`);
   }
 
-  /** Every route with its effective policy and where it came from. */
-  report(): readonly CorsRouteReport[] {
-    return this.rows;
+  /** Every route with its effective policy and where it came from (origins as they are now). */
+  report(): CorsRouteReport[] {
+    return this.rows.map((row) => ({ ...row, policy: row.policy?.describe() ?? null }));
+  }
+
+  /**
+   * Replaces the allowed origins of the module defaults (no `policy`) or of a named policy, on
+   * every route that takes its origins from there, at run time (tenants added to a database).
+   * Validated first against each affected policy (credentials included); on any problem it
+   * throws `CorsConfigError` and the old list stays. The swap itself is atomic.
+   */
+  setOrigins(origin: CorsPolicyOptions['origin'], policy?: string): void {
+    const owners = this.originOwners.get(policy ?? '');
+    if (owners === undefined) {
+      if (policy !== undefined && !(policy in (this.options?.policies ?? {}))) {
+        throw new CorsConfigError([{ where: `policy "${policy}"`, message: 'unknown policy' }]);
+      }
+      return; // nothing uses these origins (yet)
+    }
+    const problems = new ProblemList();
+    const where = policy === undefined ? 'module (setOrigins)' : `policy "${policy}" (setOrigins)`;
+    const commits = [...owners].map((p) => p.prepareOrigins(origin, where, problems));
+    if (problems.errors.length > 0) {
+      const unique = new Map(problems.errors.map((e) => [e.message, e]));
+      throw new CorsConfigError([...unique.values()]);
+    }
+    for (const commit of commits) commit();
+    for (const message of new Set(problems.warnings.map((w) => w.message))) {
+      this.logger.warn(`${where}: ${message}`);
+    }
   }
 
   /** The route target of a handler (what `ExecutionContext.getHandler()` returns). */

@@ -32,6 +32,11 @@ export class PolicyResolver {
     Map<CorsDecoratorValue | undefined, ResolvedPolicy>
   >();
   private readonly defaultPolicy: CorsPolicy;
+  /**
+   * For live origin updates: the compiled policies whose `origin` comes from the module defaults
+   * (key `''`) or from a named policy (its name). Inline `@Cors({ origin })` values are static.
+   */
+  readonly originOwners = new Map<string, Set<CorsPolicy>>();
 
   constructor(private readonly options: CorsModuleOptions) {
     const defaults: Record<string, unknown> = { ...options };
@@ -48,13 +53,13 @@ export class PolicyResolver {
       );
     }
     this.defaultPolicy = this.compile(this.defaults, 'module');
+    this.own('', this.defaultPolicy);
     const policies = options.policies ?? {};
     for (const [name, policyOptions] of Object.entries(policies)) {
       const where = `policy "${name}"`;
-      this.named.set(name, {
-        policy: this.compile({ ...this.defaults, ...defined(policyOptions) }, where),
-        source: where,
-      });
+      const policy = this.compile({ ...this.defaults, ...defined(policyOptions) }, where);
+      this.own(policyOptions?.origin !== undefined ? name : '', policy);
+      this.named.set(name, { policy, source: where });
     }
     this.fallback = {
       policy: options.routes === 'decorated' ? null : this.defaultPolicy,
@@ -82,6 +87,7 @@ export class PolicyResolver {
 
     let effective: CorsPolicyOptions | null = null;
     let source = 'module';
+    let originFrom: string | undefined = '';
     let inline = false;
     for (const [value, where] of [
       [controllerValue, controllerName],
@@ -91,6 +97,7 @@ export class PolicyResolver {
       if (value === false) {
         effective = null;
         source = where;
+        originFrom = '';
         inline = false;
         continue;
       }
@@ -107,6 +114,7 @@ export class PolicyResolver {
           continue;
         }
         effective = { ...(effective ?? this.defaults), ...defined(named) };
+        if (named.origin !== undefined) originFrom = value;
         source = inline ? `${where} + policy "${value}"` : `policy "${value}"`;
         inline = true;
         continue;
@@ -116,6 +124,7 @@ export class PolicyResolver {
         continue;
       }
       effective = { ...(effective ?? this.defaults), ...defined(value) };
+      if (value.origin !== undefined) originFrom = undefined;
       source = where;
       inline = true;
     }
@@ -125,9 +134,18 @@ export class PolicyResolver {
       result = this.named.get(
         (typeof routeValue === 'string' ? routeValue : controllerValue) as string,
       )!;
-    else result = { policy: this.compile(effective, source), source };
+    else {
+      result = { policy: this.compile(effective, source), source };
+      if (originFrom !== undefined) this.own(originFrom, result.policy as CorsPolicy);
+    }
     byRoute.set(routeValue, result);
     return result;
+  }
+
+  private own(key: string, policy: CorsPolicy): void {
+    let owners = this.originOwners.get(key);
+    if (owners === undefined) this.originOwners.set(key, (owners = new Set()));
+    owners.add(policy);
   }
 
   private compile(options: CorsPolicyOptions, where: string): CorsPolicy {
