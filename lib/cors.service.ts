@@ -10,6 +10,7 @@ import { CORS_METADATA } from './cors.constants.js';
 import { CORS_MODULE_OPTIONS } from './cors.module-definition.js';
 import type { CorsPolicy } from './engine/cors-policy.js';
 import { CorsConfigError, ProblemList } from './engine/errors.js';
+import { OriginRuleCache } from './engine/origin-rule.js';
 import { mountOnAdapter } from './http/adapter.js';
 import { CorsRequestHandler } from './http/cors-request-handler.js';
 import type {
@@ -150,7 +151,8 @@ export class CorsService {
     }
     const problems = new ProblemList();
     const where = policy === undefined ? 'module (setOrigins)' : `policy "${policy}" (setOrigins)`;
-    const commits = [...owners].map((p) => p.prepareOrigins(origin, where, problems));
+    const shared = new OriginRuleCache();
+    const commits = [...owners].map((p) => p.prepareOrigins(origin, where, problems, shared));
     if (problems.errors.length > 0) {
       const unique = new Map(problems.errors.map((e) => [e.message, e]));
       throw new CorsConfigError([...unique.values()]);

@@ -4,7 +4,13 @@
  */
 import type { CorsPolicyOptions } from '../interfaces/cors-options.interface.js';
 import { CorsConfigError, ProblemList } from './errors.js';
-import { CorsDenial, OriginRule, type OriginMode, type OriginVerdict } from './origin-rule.js';
+import {
+  CorsDenial,
+  OriginRule,
+  OriginRuleCache,
+  type OriginMode,
+  type OriginVerdict,
+} from './origin-rule.js';
 import { checkRequestHeaders, HeaderListDenial } from './request-headers.js';
 import {
   isForbiddenMethod,
@@ -89,7 +95,12 @@ export class CorsPolicy {
   }
 
   /** Compiles `options`, recording errors and warnings in `problems` instead of throwing. */
-  static compileInto(options: CorsPolicyOptions, where: string, problems: ProblemList): CorsPolicy {
+  static compileInto(
+    options: CorsPolicyOptions,
+    where: string,
+    problems: ProblemList,
+    originRules?: OriginRuleCache,
+  ): CorsPolicy {
     const p = new CorsPolicy() as unknown as Internals;
     if (options === null || typeof options !== 'object') {
       problems.error(where, 'CORS options must be an object');
@@ -102,7 +113,11 @@ export class CorsPolicy {
     p.enforce = options.enforce === true;
     p.preflightContinue = options.preflightContinue === true;
     p.privateNetwork = options.privateNetwork === true;
-    p.origins = OriginRule.compile(options.origin, p.credentials, where, problems);
+    p.origins = originRules
+      ? originRules.get(options.origin, p.credentials, () =>
+          OriginRule.compile(options.origin, p.credentials, where, problems),
+        )
+      : OriginRule.compile(options.origin, p.credentials, where, problems);
     compileMethods(p, options, where, problems);
     compileHeaders(p, options, where, problems);
     compilePreflightExtras(p, options, where, problems);
@@ -120,6 +135,11 @@ export class CorsPolicy {
     request?: object,
   ): OriginVerdict | Promise<OriginVerdict> {
     return this.origins.check(origin, request);
+  }
+
+  /** Do both policies decide origins with the same rule (same configuration, same object)? */
+  sharesOrigins(other: CorsPolicy): boolean {
+    return this.origins === other.origins;
   }
 
   /** How origins are decided: `any` ('*'), `list`, `reflect` (true), `function` or `none`. */
@@ -145,8 +165,11 @@ export class CorsPolicy {
     origin: CorsPolicyOptions['origin'],
     where: string,
     problems: ProblemList,
+    originRules: OriginRuleCache = new OriginRuleCache(),
   ): () => void {
-    const next = OriginRule.compile(origin, this.credentials, where, problems);
+    const next = originRules.get(origin, this.credentials, () =>
+      OriginRule.compile(origin, this.credentials, where, problems),
+    );
     return () => {
       this.origins = next;
     };

@@ -252,3 +252,18 @@ function requestView(callback: (...args: any[]) => void, request: object): unkno
     has: (target, key) => key in request || key in target,
   });
 }
+
+/**
+ * Policies merged from the same `origin` value share one compiled rule: compiled (and its
+ * problems reported) once, and recognisable as the same decision.
+ */
+export class OriginRuleCache {
+  private readonly rules = new Map<unknown, [OriginRule?, OriginRule?]>();
+
+  get(origin: unknown, credentials: boolean, compile: () => OriginRule): OriginRule {
+    let pair = this.rules.get(origin);
+    if (pair === undefined) this.rules.set(origin, (pair = [undefined, undefined]));
+    const slot = credentials ? 1 : 0;
+    return (pair[slot] ??= compile());
+  }
+}

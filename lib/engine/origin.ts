@@ -141,7 +141,11 @@ export function scanSerializedOrigin(s: string): boolean {
   if (portStart === n || n - portStart > 5) return false;
   for (; i < n; i++) if (!isDigit(s.charCodeAt(i))) return false;
   if (s.charCodeAt(portStart) === 48) return false;
-  return Number(s.slice(portStart)) <= 65535;
+  const port = s.slice(portStart);
+  if (Number(port) > 65535) return false;
+  // Browsers never send a scheme's default port.
+  const scheme = s.slice(0, parts.schemeEnd);
+  return DEFAULT_PORTS[scheme] !== port;
 }
 
 /** Keys under which the pattern set is searched for a valid request origin (see `patternKey`). */

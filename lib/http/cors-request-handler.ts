@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Logger } from '@nestjs/common';
 import { CorsDenial, type CorsPolicy, type OriginVerdict } from '../engine/cors-policy.js';
-import type { PathIndex, RouteTarget } from '../routing/path-index.js';
+import type { PathEntry, PathIndex, RouteTarget } from '../routing/path-index.js';
 
 /** Set on the request by the middleware for the guard and interceptor (no per-request object). */
 export const CORS_POLICY = Symbol('nestjs-cors.policy');
@@ -23,6 +23,24 @@ export interface CorsRequest extends IncomingMessage {
 type Next = (err?: unknown) => void;
 
 const VARY_ALL_PREFLIGHT = 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';
+
+/** Why a preflight was refused, and by which route's policy. */
+interface Denial {
+  route: string;
+  reason: string;
+  policy?: CorsPolicy;
+}
+
+interface PreflightContext {
+  req: CorsRequest;
+  res: ServerResponse;
+  next: Next;
+  path: string;
+  origin: string;
+  requestMethod: string;
+  entry: PathEntry;
+  targets: readonly RouteTarget[];
+}
 
 export interface CorsTable {
   index: PathIndex;
@@ -50,9 +68,7 @@ export class CorsRequestHandler {
     const headers = req.headers;
     const origin = headers.origin;
     const method = req.method as string;
-    const url = req.url as string;
-    const query = url.indexOf('?');
-    const path = query === -1 ? url : url.slice(0, query);
+    const path = pathOf(req.url as string);
     if (method === 'OPTIONS' && origin !== undefined) {
       const requestMethod = headers['access-control-request-method'];
       if (requestMethod !== undefined) {
@@ -109,89 +125,75 @@ export class CorsRequestHandler {
     if (entry === undefined || !entry.anyCors) return next();
     const targets = entry.targetsFor(requestMethod);
     if (targets === undefined) {
-      return this.deny(
-        req,
-        res,
-        path,
-        '(no route)',
-        `method ${JSON.stringify(requestMethod)} is not served at this path`,
-      );
+      const reason = `method ${JSON.stringify(requestMethod)} is not served at this path`;
+      return this.deny(req, res, path, { route: '(no route)', reason });
     }
-    // Several handlers at one (path, method) (header versioning): the first with CORS on answers.
-    const target = targets.find((t) => t.policy !== null) ?? targets[0];
-    const policy = target.policy;
-    if (policy === null)
-      return this.deny(req, res, path, target.name, 'CORS is disabled on this route');
-    const verdict = policy.checkOrigin(origin, req);
-    if (typeof verdict === 'string' || verdict instanceof CorsDenial) {
-      return this.answerPreflight(
-        req,
-        res,
-        next,
-        path,
-        origin,
-        requestMethod,
-        entry,
-        target,
-        policy,
-        verdict,
-      );
-    }
-    verdict.then(
-      (v) =>
-        this.answerPreflight(req, res, next, path, origin, requestMethod, entry, target, policy, v),
-      next,
-    );
+    this.tryTargets({ req, res, next, path, origin, requestMethod, entry, targets }, 0, undefined);
   }
 
-  private answerPreflight(
-    req: CorsRequest,
-    res: ServerResponse,
-    next: Next,
-    path: string,
-    origin: string,
-    requestMethod: string,
-    entry: NonNullable<ReturnType<PathIndex['find']>>,
+  /**
+   * Tries the handlers that serve (path, method) in registration order: the first whose policy
+   * allows this preflight answers it. Usually there is one; header or media-type versioning and
+   * host-bound controllers put several at one path, and a preflight carries no version or host hint.
+   */
+  private tryTargets(p: PreflightContext, from: number, firstDenial: Denial | undefined): void {
+    for (let i = from; i < p.targets.length; i++) {
+      const target = p.targets[i];
+      const policy = target.policy;
+      if (policy === null) {
+        firstDenial ??= { route: target.name, reason: 'CORS is disabled on this route' };
+        continue;
+      }
+      const verdict = policy.checkOrigin(p.origin, p.req);
+      if (typeof verdict !== 'string' && !(verdict instanceof CorsDenial)) {
+        verdict.then((v) => {
+          const denial = this.answerIfAllowed(p, target, policy, v);
+          if (denial !== undefined) this.tryTargets(p, i + 1, firstDenial ?? denial);
+        }, p.next);
+        return;
+      }
+      const denial = this.answerIfAllowed(p, target, policy, verdict);
+      if (denial === undefined) return;
+      firstDenial ??= denial;
+    }
+    this.deny(p.req, p.res, p.path, firstDenial as Denial);
+  }
+
+  /** Answers the preflight if `policy` allows it; otherwise returns why not. */
+  private answerIfAllowed(
+    p: PreflightContext,
     target: RouteTarget,
     policy: CorsPolicy,
     verdict: OriginVerdict,
-  ): void {
+  ): Denial | undefined {
     if (typeof verdict !== 'string') {
-      return this.deny(req, res, path, target.name, `${verdict.reason} (${target.source})`, policy);
+      return { route: target.name, reason: `${verdict.reason} (${target.source})`, policy };
     }
-    const requestHeaders = req.headers['access-control-request-headers'];
-    const allowHeaders = policy.checkPreflight(requestMethod, requestHeaders);
+    const { req, res, requestMethod } = p;
+    const allowHeaders = policy.checkPreflight(
+      requestMethod,
+      req.headers['access-control-request-headers'],
+    );
     if (typeof allowHeaders !== 'string') {
-      return this.deny(
-        req,
-        res,
-        path,
-        target.name,
-        `${allowHeaders.reason} (${target.source})`,
-        policy,
-      );
+      return { route: target.name, reason: `${allowHeaders.reason} (${target.source})`, policy };
     }
     const privateNetwork = req.headers['access-control-request-private-network'] === 'true';
-    const allowMethods = entry.allowMethods(requestMethod, policy, origin);
+    const allowMethods = p.entry.allowMethods(requestMethod, policy, p.origin, req);
     policy.writePreflight(res, verdict, allowMethods, allowHeaders, privateNetwork);
     if (policy.preflightContinue) {
       req[CORS_PREFLIGHT] = true;
-      return next();
+      p.next();
+      return undefined;
     }
     res.statusCode = policy.successStatus;
     if (res.statusCode !== 204) res.setHeader('Content-Length', '0');
     res.end();
+    return undefined;
   }
 
   /** 403, no `Access-Control-*` header, no handler, no guard (cors-rules §2 item 5). */
-  private deny(
-    req: CorsRequest,
-    res: ServerResponse,
-    path: string,
-    route: string,
-    reason: string,
-    policy?: CorsPolicy,
-  ): void {
+  private deny(req: CorsRequest, res: ServerResponse, path: string, denial: Denial): void {
+    const { route, reason, policy } = denial;
     this.logDenial(req, path, route, undefined, reason);
     res.statusCode = 403;
     if (policy !== undefined) policy.writePreflightVary(res);
@@ -217,4 +219,17 @@ export class CorsRequestHandler {
     if (this.debug) this.logger.log(line);
     else this.logger.debug(line);
   }
+}
+
+/** The path of a request target: origin-form `/a?b`, or absolute-form `http://host/a?b`. */
+function pathOf(url: string): string {
+  let start = 0;
+  if (url.charCodeAt(0) !== 47) {
+    const scheme = url.indexOf('://');
+    start = scheme === -1 ? 0 : url.indexOf('/', scheme + 3);
+    if (start === -1) return '/';
+  }
+  let end = url.indexOf('?', start);
+  if (end === -1) end = url.length;
+  return start === 0 && end === url.length ? url : url.slice(start, end);
 }

@@ -5,7 +5,8 @@
  */
 export type CorsOriginFunction = (
   requestOrigin: string | undefined,
-  callbackOrRequest: CorsOriginCallback & Record<string, any>,
+  // Typed `any` so both `(origin, callback)` and `(origin, req: Request)` declare it their way.
+  callbackOrRequest: any,
 ) => boolean | Promise<boolean> | void;
 
 export type CorsOriginCallback = (

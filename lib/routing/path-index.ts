@@ -72,10 +72,10 @@ export class PathEntry {
 
   /**
    * `Access-Control-Allow-Methods` for a preflight of `requestMethod` answered by `policy`: the
-   * methods served here under policies that also allow `origin` (only synchronously decidable
-   * ones are asked), each allowed by its own policy's `methods`.
+   * methods served here under policies that also allow `origin`, each allowed by its own
+   * policy's `methods`.
    */
-  allowMethods(requestMethod: string, policy: CorsPolicy, origin: string): string {
+  allowMethods(requestMethod: string, policy: CorsPolicy, origin: string, request: object): string {
     if (policy.methods === '*') return requestMethod;
     // An `@All()` route answering: it serves whatever the policy lists.
     if (policy.methods !== null && !this.byMethod.has(requestMethod)) {
@@ -84,20 +84,25 @@ export class PathEntry {
     let listed =
       this.sharedPolicy === policy
         ? (this.sharedAllowMethods as string)
-        : this.collect(policy, origin);
+        : this.collect(policy, origin, request);
     if (this.all.length > 0 && !this.byMethod.has(requestMethod)) {
       listed = listed.length === 0 ? requestMethod : `${listed}, ${requestMethod}`;
     }
     return listed;
   }
 
-  private collect(policy: CorsPolicy, origin: string): string {
+  private collect(policy: CorsPolicy, origin: string, request: object): string {
     let out = '';
     for (const method of this.methods) {
       const target = (this.byMethod.get(method) as RouteTarget[])[0];
       const other = target.policy;
       if (other === null || !other.allowsMethod(method)) continue;
-      if (other !== policy && typeof other.checkOrigin(origin) !== 'string') continue;
+      if (!other.sharesOrigins(policy)) {
+        // An origin function is never called twice for one preflight: leave its methods out
+        // (the browser preflights them separately).
+        if (other.originMode === 'function') continue;
+        if (typeof other.checkOrigin(origin, request) !== 'string') continue;
+      }
       out = out.length === 0 ? method : `${out}, ${method}`;
     }
     return out;

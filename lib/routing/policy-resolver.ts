@@ -5,6 +5,7 @@
  */
 import { CorsPolicy } from '../engine/cors-policy.js';
 import { ProblemList } from '../engine/errors.js';
+import { OriginRuleCache } from '../engine/origin-rule.js';
 import type {
   CorsDecoratorValue,
   CorsModuleOptions,
@@ -37,6 +38,8 @@ export class PolicyResolver {
    * (key `''`) or from a named policy (its name). Inline `@Cors({ origin })` values are static.
    */
   readonly originOwners = new Map<string, Set<CorsPolicy>>();
+  /** One rule cache per place an `origin` is declared (module defaults, a named policy). */
+  private readonly originRules = new Map<string, OriginRuleCache>();
 
   constructor(private readonly options: CorsModuleOptions) {
     const defaults: Record<string, unknown> = { ...options };
@@ -52,13 +55,18 @@ export class PolicyResolver {
         `routes must be 'all' or 'decorated', got ${JSON.stringify(options.routes)}`,
       );
     }
-    this.defaultPolicy = this.compile(this.defaults, 'module');
+    this.defaultPolicy = this.compile(this.defaults, 'module', '');
     this.own('', this.defaultPolicy);
     const policies = options.policies ?? {};
     for (const [name, policyOptions] of Object.entries(policies)) {
       const where = `policy "${name}"`;
-      const policy = this.compile({ ...this.defaults, ...defined(policyOptions) }, where);
-      this.own(policyOptions?.origin !== undefined ? name : '', policy);
+      const originFrom = policyOptions?.origin !== undefined ? name : '';
+      const policy = this.compile(
+        { ...this.defaults, ...defined(policyOptions) },
+        where,
+        originFrom,
+      );
+      this.own(originFrom, policy);
       this.named.set(name, { policy, source: where });
     }
     this.fallback = {
@@ -135,7 +143,7 @@ export class PolicyResolver {
         (typeof routeValue === 'string' ? routeValue : controllerValue) as string,
       )!;
     else {
-      result = { policy: this.compile(effective, source), source };
+      result = { policy: this.compile(effective, source, originFrom), source };
       if (originFrom !== undefined) this.own(originFrom, result.policy as CorsPolicy);
     }
     byRoute.set(routeValue, result);
@@ -148,16 +156,30 @@ export class PolicyResolver {
     owners.add(policy);
   }
 
-  private compile(options: CorsPolicyOptions, where: string): CorsPolicy {
-    // A problem of the module defaults is reported once, where it was declared, not per route.
+  private compile(
+    options: CorsPolicyOptions,
+    where: string,
+    originFrom: string | undefined,
+  ): CorsPolicy {
     const local = new ProblemList();
-    const policy = CorsPolicy.compileInto(options, where, local);
-    const seen = new Set(
-      [...this.problems.errors, ...this.problems.warnings].map((p) => p.message),
-    );
-    for (const e of local.errors) if (!seen.has(e.message)) this.problems.error(e.where, e.message);
-    for (const w of local.warnings)
-      if (!seen.has(w.message)) this.problems.warn(w.where, w.message);
+    let rules: OriginRuleCache | undefined;
+    if (originFrom !== undefined) {
+      rules = this.originRules.get(originFrom);
+      if (rules === undefined) this.originRules.set(originFrom, (rules = new OriginRuleCache()));
+    }
+    const policy = CorsPolicy.compileInto(options, where, local, rules);
+    // A problem inherited from the module defaults or a named policy is reported once, where it
+    // was declared, not again for every route that merges it.
+    const inherited = new Set<string>();
+    const reported = new Set<string>();
+    for (const p of [...this.problems.errors, ...this.problems.warnings]) {
+      if (p.where === 'module' || p.where.startsWith('policy "')) inherited.add(p.message);
+      reported.add(`${p.where}\n${p.message}`);
+    }
+    const fresh = (p: { where: string; message: string }) =>
+      !inherited.has(p.message) && !reported.has(`${p.where}\n${p.message}`);
+    for (const e of local.errors) if (fresh(e)) this.problems.error(e.where, e.message);
+    for (const w of local.warnings) if (fresh(w)) this.problems.warn(w.where, w.message);
     return policy;
   }
 }

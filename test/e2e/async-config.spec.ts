@@ -225,7 +225,10 @@ describe('forRootAsync: useExisting', () => {
   afterAll(() => app.close());
 
   it('uses the existing provider', async () => {
-    const ok = await http(app).put('/items/1').set('Origin', 'https://x.shared.example').expect(200);
+    const ok = await http(app)
+      .put('/items/1')
+      .set('Origin', 'https://x.shared.example')
+      .expect(200);
     expect(ok.headers['access-control-allow-origin']).toBe('https://x.shared.example');
     expect(ok.headers['access-control-allow-credentials']).toBe('true');
     const apex = await get(app, '/items', 'https://shared.example').expect(200);
@@ -237,7 +240,6 @@ describe('forRootAsync: a factory error fails the boot', () => {
   afterEach(restoreEnv);
 
   it('rejects init() when the configuration the factory returns is invalid', async () => {
-    delete process.env.CORS_ORIGINS;
     process.env.CORS_ORIGINS = 'a.example';
     process.env.CORS_MAX_AGE = '10';
     await expect(makeApp({ imports: [factoryModule()] })).rejects.toThrow(/"a\.example"/);

@@ -5,7 +5,7 @@
 import type { INestApplication, ModuleMetadata } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import supertest from 'supertest';
 
 export type Response = supertest.Response;
@@ -16,7 +16,7 @@ export type Response = supertest.Response;
  */
 export async function makeApp(
   metadata: ModuleMetadata,
-  setup?: (app: INestApplication) => void | Promise<void>,
+  setup?: (app: INestApplication) => unknown,
 ): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule(metadata).compile();
   const app = moduleRef.createNestApplication({ logger: false });
@@ -28,7 +28,7 @@ export async function makeApp(
 /** Like `makeApp`, then listens on an ephemeral port of 127.0.0.1; returns the app and port. */
 export async function listenApp(
   metadata: ModuleMetadata,
-  setup?: (app: INestApplication) => void | Promise<void>,
+  setup?: (app: INestApplication) => unknown,
 ): Promise<{ app: INestApplication; port: number }> {
   const app = await makeApp(metadata, setup);
   await app.listen(0, '127.0.0.1');
@@ -65,9 +65,9 @@ export function get(app: INestApplication, path: string, origin?: string): super
 }
 
 /** Every `access-control-*` response header (lowercase names), to assert absence with `{}`. */
-export function acHeaders(
-  res: { headers: IncomingHttpHeaders | Record<string, unknown> },
-): Record<string, unknown> {
+export function acHeaders(res: {
+  headers: IncomingHttpHeaders | Record<string, unknown>;
+}): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(res.headers)) {
     if (name.toLowerCase().startsWith('access-control-')) out[name.toLowerCase()] = value;
@@ -124,5 +124,29 @@ export function rawRequest(
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/**
+ * Writes `text` as is on a TCP connection (for request lines supertest cannot produce, such as
+ * an absolute-form request-target) and returns the parsed status line and headers.
+ */
+export function rawSocket(port: number, text: string): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    let out = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (out += chunk));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const [head, ...rest] = out.split('\r\n\r\n');
+      const [statusLine, ...lines] = head.split('\r\n');
+      const headers: IncomingHttpHeaders = {};
+      for (const line of lines) {
+        const colon = line.indexOf(':');
+        headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
+    });
   });
 }

@@ -1,0 +1,223 @@
+/**
+ * A configuration with problems fails the boot: `app.init()` rejects with one `CorsConfigError`
+ * whose message lists every problem with where it was declared.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { Controller, Delete, Get, Post, Put, type ModuleMetadata } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { Cors, CorsConfigError, CorsModule, type CorsModuleOptions } from '../../lib/index.js';
+import { get, makeApp } from './helpers.js';
+
+/** Boots an app that must fail; returns the CorsConfigError it failed with. */
+async function bootError(metadata: ModuleMetadata): Promise<CorsConfigError> {
+  const moduleRef = await Test.createTestingModule(metadata).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  let error: unknown;
+  try {
+    await app.init();
+  } catch (e) {
+    error = e;
+  }
+  await app.close().catch(() => undefined);
+  expect(error).toBeInstanceOf(CorsConfigError);
+  return error as CorsConfigError;
+}
+
+@Controller('users')
+class UsersController {
+  @Get()
+  list() {
+    return [];
+  }
+
+  @Put(':id')
+  @Cors({ origin: 'https://a.com/' })
+  update() {
+    return 'updated';
+  }
+
+  @Delete(':id')
+  @Cors('unknown')
+  remove() {
+    return 'removed';
+  }
+
+  @Get('fine')
+  @Cors('reports')
+  fine() {
+    return 'fine';
+  }
+}
+
+const BROKEN: CorsModuleOptions = {
+  origin: '*',
+  credentials: true,
+  policies: {
+    reports: { origin: ['example.com'] },
+    good: { origin: ['https://good.example'] },
+  },
+};
+
+describe('boot errors', () => {
+  it('init() rejects with CorsConfigError listing every problem with its location', async () => {
+    const error = await bootError({
+      imports: [CorsModule.forRoot(BROKEN)],
+      controllers: [UsersController],
+    });
+    const message = error.message;
+    // One line per problem, each with where it was declared.
+    expect(message).toMatch(/^ {2}- module: .*'\*'.*credentials/m);
+    expect(message).toMatch(/^ {2}- policy "reports": .*"example\.com".*scheme/m);
+    expect(message).toMatch(
+      /^ {2}- UsersController\.update: .*"https:\/\/a\.com\/".*trailing slash/m,
+    );
+    expect(message).toMatch(/^ {2}- UsersController\.remove: .*unknown policy "unknown"/m);
+    // The structured list says the same.
+    const wheres = error.problems.map((p) => p.where);
+    expect(wheres).toEqual(
+      expect.arrayContaining([
+        'module',
+        'policy "reports"',
+        'UsersController.update',
+        'UsersController.remove',
+      ]),
+    );
+    // Nothing is reported where nothing is wrong.
+    expect(wheres).not.toContain('policy "good"');
+    expect(wheres).not.toContain('UsersController.list');
+    expect(wheres).not.toContain('UsersController.fine');
+    expect(message).toContain(`(${error.problems.length} problems)`);
+  });
+
+  it('reports a problem declared at several places once per place', async () => {
+    @Controller('a')
+    class AController {
+      @Post()
+      @Cors({ origin: 'https://a.com/' })
+      create() {
+        return 'a';
+      }
+    }
+
+    @Controller('b')
+    class BController {
+      @Post()
+      @Cors({ origin: 'https://a.com/' })
+      create() {
+        return 'b';
+      }
+    }
+
+    const error = await bootError({
+      imports: [CorsModule.forRoot({ origin: ['https://ok.example'] })],
+      controllers: [AController, BController],
+    });
+    expect(error.problems.map((p) => p.where).sort()).toEqual([
+      'AController.create',
+      'BController.create',
+    ]);
+  });
+
+  it('more problems of one place are all listed', async () => {
+    @Controller('c')
+    class CController {
+      @Get()
+      @Cors({
+        origin: ['https://x.example/path', '*.example.com'],
+        methods: ['GET', 'TRACE'],
+        exposedHeaders: ['set-cookie'],
+        maxAge: 100000,
+        optionsSuccessStatus: 302,
+      })
+      read() {
+        return 'c';
+      }
+    }
+
+    const error = await bootError({
+      imports: [CorsModule.forRoot({ origin: ['https://ok.example'] })],
+      controllers: [CController],
+    });
+    expect(error.problems.every((p) => p.where === 'CController.read')).toBe(true);
+    const text = error.message;
+    expect(text).toContain('"https://x.example/path"');
+    expect(text).toContain('"*.example.com"');
+    expect(text).toContain('TRACE');
+    expect(text).toContain('set-cookie');
+    expect(text).toContain('maxAge');
+    expect(text).toContain('optionsSuccessStatus');
+    expect(error.problems.length).toBe(6);
+  });
+
+  it('a problem in controller-level @Cors is reported at the controller', async () => {
+    @Controller('d')
+    @Cors({ origin: 'https://d.example, https://e.example' })
+    class DController {
+      @Get()
+      read() {
+        return 'd';
+      }
+    }
+
+    const error = await bootError({
+      imports: [CorsModule.forRoot({ origin: ['https://ok.example'] })],
+      controllers: [DController],
+    });
+    expect(error.problems.map((p) => p.where)).toEqual(['DController']);
+    expect(error.message).toContain('"https://d.example, https://e.example"');
+  });
+
+  it('forRootAsync: the problems of the resolved options are reported the same way', async () => {
+    const error = await bootError({
+      imports: [
+        CorsModule.forRootAsync({
+          useFactory: async () => ({
+            origin: 'https://*.com',
+            credentials: true,
+            policies: { admin: { origin: 'null', credentials: true } },
+          }),
+        }),
+      ],
+      controllers: [UsersController],
+    });
+    const wheres = error.problems.map((p) => p.where);
+    expect(wheres).toEqual(expect.arrayContaining(['module', 'policy "admin"']));
+    expect(error.message).toContain('https://*.com');
+    expect(error.message).toMatch(/policy "admin": .*null/);
+  });
+
+  it('a valid configuration boots (control)', async () => {
+    @Controller('users')
+    class ValidUsersController {
+      @Get()
+      list() {
+        return [];
+      }
+
+      @Put(':id')
+      @Cors({ origin: 'https://a.com' })
+      update() {
+        return 'updated';
+      }
+
+      @Delete(':id')
+      @Cors('unknown')
+      remove() {
+        return 'removed';
+      }
+    }
+
+    const app = await makeApp({
+      imports: [
+        CorsModule.forRoot({
+          origin: ['https://a.com'],
+          policies: { reports: { origin: ['https://example.com'] }, unknown: {} },
+        }),
+      ],
+      controllers: [ValidUsersController],
+    });
+    const res = await get(app, '/users', 'https://a.com').expect(200);
+    expect(res.headers['access-control-allow-origin']).toBe('https://a.com');
+    await app.close();
+  });
+});

@@ -1,0 +1,413 @@
+/**
+ * Every routing feature through real HTTP, preflight and actual request: global prefix with
+ * exclude, URI versioning (VERSION_NEUTRAL too), header and media-type versioning, RouterModule,
+ * host-bound controllers, path arrays, params, wildcards and @All().
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  All,
+  Controller,
+  Delete,
+  Get,
+  Module,
+  Put,
+  Version,
+  VERSION_NEUTRAL,
+  VersioningType,
+  type INestApplication,
+  type VersioningOptions,
+} from '@nestjs/common';
+import { RouterModule } from '@nestjs/core';
+import { Cors, CorsModule } from '../../lib/index.js';
+import { acHeaders, get, http, listOf, makeApp, preflight } from './helpers.js';
+
+const DEF = 'https://default.example';
+const HEALTH = 'https://health.example';
+const V1 = 'https://v1.example';
+const V2 = 'https://v2.example';
+const NEUTRAL = 'https://neutral.example';
+const ADMIN = 'https://admin.example';
+const ARRAYS = 'https://arrays.example';
+const PARAMS = 'https://params.example';
+const WILD = 'https://wild.example';
+const EVIL = 'https://evil.example';
+
+/** A preflight allowed for `origin` and refused for EVIL; for GET also the actual request. */
+async function expectRoute(
+  app: INestApplication,
+  path: string,
+  origin: string,
+  method = 'GET',
+  body?: string,
+): Promise<void> {
+  const pre = await preflight(app, path, origin, method, 'x-custom');
+  expect({ path, status: pre.status }).toEqual({ path, status: 204 });
+  expect(pre.headers['access-control-allow-origin']).toBe(origin);
+  expect(listOf(pre.headers['access-control-allow-methods'])).toContain(method);
+  const refused = await preflight(app, path, EVIL, method, 'x-custom');
+  expect({ path, status: refused.status }).toEqual({ path, status: 403 });
+  expect(acHeaders(refused)).toEqual({});
+  if (method === 'GET') {
+    const res = await get(app, path, origin);
+    expect({ path, status: res.status }).toEqual({ path, status: 200 });
+    if (body !== undefined) expect(res.text).toBe(body);
+    expect(res.headers['access-control-allow-origin']).toBe(origin);
+  }
+}
+
+@Controller('health')
+@Cors({ origin: [HEALTH] })
+class HealthController {
+  @Get()
+  check() {
+    return 'healthy';
+  }
+}
+
+@Controller({ path: 'cats', version: '1' })
+@Cors({ origin: [V1] })
+class CatsV1Controller {
+  @Get()
+  list() {
+    return 'cats v1';
+  }
+
+  @Put(':id')
+  replace() {
+    return 'v1 put';
+  }
+}
+
+@Controller({ path: 'cats', version: '2' })
+@Cors({ origin: [V2] })
+class CatsV2Controller {
+  @Get()
+  list() {
+    return 'cats v2';
+  }
+
+  @Put(':id')
+  replace() {
+    return 'v2 put';
+  }
+}
+
+@Controller({ path: 'neutral', version: VERSION_NEUTRAL })
+@Cors({ origin: [NEUTRAL] })
+class NeutralController {
+  @Get()
+  list() {
+    return 'neutral';
+  }
+}
+
+@Controller({ path: 'users', version: '3' })
+@Cors('admin')
+class AdminUsersController {
+  @Get(':id')
+  read() {
+    return 'user';
+  }
+
+  @Delete(':id')
+  remove() {
+    return 'removed';
+  }
+}
+
+@Module({ controllers: [AdminUsersController] })
+class AdminModule {}
+
+@Controller(['dogs', 'hounds'])
+@Cors({ origin: [ARRAYS] })
+class ArraysController {
+  @Get(['a', 'b'])
+  read() {
+    return 'array';
+  }
+}
+
+@Controller('params')
+@Cors({ origin: [PARAMS] })
+class ParamsController {
+  @Get(':a/sub/:b')
+  read() {
+    return 'params';
+  }
+}
+
+@Controller('wild')
+@Cors({ origin: [WILD] })
+class WildController {
+  @Get('files/*rest')
+  files() {
+    return 'files';
+  }
+
+  @Get('assets{/*path}')
+  assets() {
+    return 'assets';
+  }
+
+  @All('any')
+  any() {
+    return 'any';
+  }
+}
+
+describe('global prefix + exclude, URI versioning, RouterModule, arrays, params, wildcards, @All', () => {
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    app = await makeApp(
+      {
+        imports: [
+          CorsModule.forRoot({ origin: [DEF], policies: { admin: { origin: [ADMIN] } } }),
+          AdminModule,
+          RouterModule.register([{ path: 'admin', module: AdminModule }]),
+        ],
+        controllers: [
+          HealthController,
+          CatsV1Controller,
+          CatsV2Controller,
+          NeutralController,
+          ArraysController,
+          ParamsController,
+          WildController,
+        ],
+      },
+      (a) => {
+        a.setGlobalPrefix('api', { exclude: ['health'] });
+        a.enableVersioning({ type: VersioningType.URI });
+      },
+    );
+  });
+  afterAll(() => app.close());
+
+  it('a route excluded from the global prefix', async () => {
+    await expectRoute(app, '/health', HEALTH, 'GET', 'healthy');
+    // Not served under the prefix: the module does not answer for /api/health.
+    const pre = await preflight(app, '/api/health', HEALTH, 'GET', 'x-custom');
+    expect(pre.status).toBe(404);
+    expect(acHeaders(pre)).toEqual({});
+  });
+
+  it('URI versions: each version gets its controller policy', async () => {
+    await expectRoute(app, '/api/v1/cats', V1, 'GET', 'cats v1');
+    await expectRoute(app, '/api/v2/cats', V2, 'GET', 'cats v2');
+    await expectRoute(app, '/api/v1/cats/5', V1, 'PUT');
+    await expectRoute(app, '/api/v2/cats/5', V2, 'PUT');
+    const crossed = await preflight(app, '/api/v1/cats/5', V2, 'PUT');
+    expect(crossed.status).toBe(403);
+    expect(acHeaders(crossed)).toEqual({});
+    const actual = await http(app).put('/api/v2/cats/5').set('Origin', V2).expect(200, 'v2 put');
+    expect(actual.headers['access-control-allow-origin']).toBe(V2);
+  });
+
+  it('VERSION_NEUTRAL: no version segment', async () => {
+    await expectRoute(app, '/api/neutral', NEUTRAL, 'GET', 'neutral');
+  });
+
+  it('RouterModule path, after the URI version', async () => {
+    await expectRoute(app, '/api/v3/admin/users/9', ADMIN, 'GET', 'user');
+    await expectRoute(app, '/api/v3/admin/users/9', ADMIN, 'DELETE');
+    const pre = await preflight(app, '/api/v3/admin/users/9', ADMIN, 'DELETE');
+    expect(listOf(pre.headers['access-control-allow-methods'])).toEqual(
+      expect.arrayContaining(['GET', 'DELETE']),
+    );
+  });
+
+  it('path arrays on the controller and on the route', async () => {
+    for (const path of ['/api/dogs/a', '/api/dogs/b', '/api/hounds/a', '/api/hounds/b']) {
+      await expectRoute(app, path, ARRAYS, 'GET', 'array');
+    }
+  });
+
+  it('params', async () => {
+    await expectRoute(app, '/api/params/x/sub/y', PARAMS, 'GET', 'params');
+    const miss = await preflight(app, '/api/params/x/other/y', PARAMS, 'GET', 'x-custom');
+    expect(miss.status).toBe(404);
+    expect(acHeaders(miss)).toEqual({});
+  });
+
+  it('wildcards: *rest and {/*path}', async () => {
+    await expectRoute(app, '/api/wild/files/a', WILD, 'GET', 'files');
+    await expectRoute(app, '/api/wild/files/a/b/c.txt', WILD, 'GET', 'files');
+    await expectRoute(app, '/api/wild/assets', WILD, 'GET', 'assets');
+    await expectRoute(app, '/api/wild/assets/x/y', WILD, 'GET', 'assets');
+  });
+
+  it('@All(): every method', async () => {
+    for (const method of ['GET', 'PUT', 'DELETE', 'PATCH', 'X-CUSTOM']) {
+      await expectRoute(app, '/api/wild/any', WILD, method, 'any');
+    }
+    const res = await http(app).patch('/api/wild/any').set('Origin', WILD).expect(200, 'any');
+    expect(res.headers['access-control-allow-origin']).toBe(WILD);
+  });
+
+  it('a version that does not exist is not answered', async () => {
+    const pre = await preflight(app, '/api/v9/cats', V1, 'GET', 'x-custom');
+    expect(pre.status).toBe(404);
+    expect(acHeaders(pre)).toEqual({});
+  });
+});
+
+@Controller('things')
+class ThingsController {
+  @Version('1')
+  @Get()
+  @Cors({ origin: [V1] })
+  v1() {
+    return 'v1';
+  }
+
+  @Version('2')
+  @Get()
+  @Cors({ origin: [V2], credentials: true, exposedHeaders: ['x-v2'] })
+  v2() {
+    return 'v2';
+  }
+}
+
+const NON_URI: Array<{
+  name: string;
+  versioning: VersioningOptions;
+  header: string;
+  value: (version: string) => string;
+}> = [
+  {
+    name: 'header versioning',
+    versioning: { type: VersioningType.HEADER, header: 'X-API-Version' },
+    header: 'X-API-Version',
+    value: (v) => v,
+  },
+  {
+    name: 'media-type versioning',
+    versioning: { type: VersioningType.MEDIA_TYPE, key: 'v=' },
+    header: 'Accept',
+    value: (v) => `application/json;v=${v}`,
+  },
+];
+
+describe.each(NON_URI)('$name: two handlers at one path', ({ versioning, header, value }) => {
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    app = await makeApp(
+      { imports: [CorsModule.forRoot({ origin: [DEF] })], controllers: [ThingsController] },
+      (a) => a.enableVersioning(versioning),
+    );
+  });
+  afterAll(() => app.close());
+
+  const versioned = (version: string, origin: string) =>
+    get(app, '/things', origin).set(header, value(version));
+
+  it('the actual request gets the policy of the handler that serves it (first handler)', async () => {
+    const res = await versioned('1', V1).expect(200, 'v1');
+    expect(res.headers['access-control-allow-origin']).toBe(V1);
+    expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+    expect(res.headers['access-control-expose-headers']).toBeUndefined();
+  });
+
+  it('the actual request gets the policy of the handler that serves it (second handler)', async () => {
+    const res = await versioned('2', V2).expect(200, 'v2');
+    expect(res.headers['access-control-allow-origin']).toBe(V2);
+    expect(res.headers['access-control-allow-credentials']).toBe('true');
+    expect(res.headers['access-control-expose-headers']).toBe('x-v2');
+  });
+
+  it("another handler's origin gets no Access-Control-* header", async () => {
+    expect(acHeaders(await versioned('2', V1).expect(200, 'v2'))).toEqual({});
+    expect(acHeaders(await versioned('1', V2).expect(200, 'v1'))).toEqual({});
+  });
+
+  it('a preflight (which carries no version) considers every handler at the path', async () => {
+    const headerName = header.toLowerCase();
+    const first = await preflight(app, '/things', V1, 'GET', headerName);
+    expect(first.status).toBe(204);
+    expect(first.headers['access-control-allow-origin']).toBe(V1);
+    const second = await preflight(app, '/things', V2, 'GET', headerName);
+    expect(second.status).toBe(204);
+    expect(second.headers['access-control-allow-origin']).toBe(V2);
+    expect(second.headers['access-control-allow-credentials']).toBe('true');
+    const refused = await preflight(app, '/things', EVIL, 'GET', headerName);
+    expect(refused.status).toBe(403);
+    expect(acHeaders(refused)).toEqual({});
+  });
+});
+
+const TA = 'https://tenant-a.example';
+const TB = 'https://tenant-b.example';
+
+@Controller({ path: 'tenant', host: 'a.localhost' })
+@Cors({ origin: [TA] })
+class TenantAController {
+  @Get()
+  read() {
+    return 'a';
+  }
+
+  @Put()
+  replace() {
+    return 'a put';
+  }
+}
+
+@Controller({ path: 'tenant', host: 'b.localhost' })
+@Cors({ origin: [TB], exposedHeaders: ['x-b'] })
+class TenantBController {
+  @Get()
+  read() {
+    return 'b';
+  }
+
+  @Put()
+  replace() {
+    return 'b put';
+  }
+}
+
+describe('@Controller({ host }): two host-bound controllers share a path', () => {
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    app = await makeApp({
+      imports: [CorsModule.forRoot({ origin: [DEF] })],
+      controllers: [TenantAController, TenantBController],
+    });
+  });
+  afterAll(() => app.close());
+
+  it('the first host gets its policy', async () => {
+    const res = await get(app, '/tenant', TA).set('Host', 'a.localhost').expect(200, 'a');
+    expect(res.headers['access-control-allow-origin']).toBe(TA);
+    expect(res.headers['access-control-expose-headers']).toBeUndefined();
+  });
+
+  it('the second host gets its policy (the guard corrects the path table)', async () => {
+    const res = await get(app, '/tenant', TB).set('Host', 'b.localhost').expect(200, 'b');
+    expect(res.headers['access-control-allow-origin']).toBe(TB);
+    expect(res.headers['access-control-expose-headers']).toBe('x-b');
+    const put = await http(app)
+      .put('/tenant')
+      .set('Host', 'b.localhost')
+      .set('Origin', TB)
+      .expect(200, 'b put');
+    expect(put.headers['access-control-allow-origin']).toBe(TB);
+  });
+
+  it("the other host's origin gets no Access-Control-* header", async () => {
+    const res = await get(app, '/tenant', TA).set('Host', 'b.localhost').expect(200, 'b');
+    expect(acHeaders(res)).toEqual({});
+  });
+
+  it('a preflight is answered for the origin of either host-bound route', async () => {
+    const a = await preflight(app, '/tenant', TA, 'PUT').set('Host', 'a.localhost');
+    expect(a.status).toBe(204);
+    expect(a.headers['access-control-allow-origin']).toBe(TA);
+    const b = await preflight(app, '/tenant', TB, 'PUT').set('Host', 'b.localhost');
+    expect(b.status).toBe(204);
+    expect(b.headers['access-control-allow-origin']).toBe(TB);
+  });
+});
