@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import { AppModule } from './quick-start.js';
+
+describe('README quick start', () => {
+  let app: INestApplication;
+  beforeAll(async () => {
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    app = moduleRef.createNestApplication();
+    await app.init();
+  });
+  afterAll(() => app.close());
+
+  it('applies the controller policy to GET /notes', async () => {
+    const res = await request(app.getHttpServer())
+      .get('/notes')
+      .set('Origin', 'https://app.example.com');
+    expect(res.headers['access-control-allow-origin']).toBe('https://app.example.com');
+    expect(res.headers['access-control-allow-credentials']).toBe('true');
+    const other = await request(app.getHttpServer())
+      .get('/notes')
+      .set('Origin', 'https://blog.example.com');
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('answers the PUT preflight with the merged policy (maxAge) and refuses DELETE', async () => {
+    const put = await request(app.getHttpServer())
+      .options('/notes/1')
+      .set('Origin', 'https://app.example.com')
+      .set('Access-Control-Request-Method', 'PUT')
+      .set('Access-Control-Request-Headers', 'content-type');
+    expect(put.status).toBe(204);
+    expect(put.headers['access-control-allow-methods']).toBe('PUT');
+    expect(put.headers['access-control-max-age']).toBe('600');
+    expect(put.headers['access-control-allow-credentials']).toBe('true');
+    const del = await request(app.getHttpServer())
+      .options('/notes/1')
+      .set('Origin', 'https://app.example.com')
+      .set('Access-Control-Request-Method', 'DELETE');
+    expect(del.status).toBe(403);
+    expect(del.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('gives module defaults to other routes (404 included)', async () => {
+    const res = await request(app.getHttpServer())
+      .get('/missing')
+      .set('Origin', 'https://blog.example.com');
+    expect(res.status).toBe(404);
+    expect(res.headers['access-control-allow-origin']).toBe('https://blog.example.com');
+    expect(res.headers['vary']).toContain('Origin');
+  });
+});
