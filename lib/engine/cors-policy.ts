@@ -218,6 +218,11 @@ export class CorsPolicy {
     return listed.join(', ');
   }
 
+  /** Would a preflight asking for these headers (a comma-separated list) be allowed? */
+  allowsHeaders(list: string): boolean {
+    return typeof checkRequestHeaders(list, this.allowedHeaders) === 'string';
+  }
+
   /** Is `method` allowed by the policy's own `methods` (route-independent)? */
   allowsMethod(method: string): boolean {
     return this.methods === null || this.methods === '*' || this.methods.has(method);

@@ -178,7 +178,7 @@ export class CorsRequestHandler {
       return { route: target.name, reason: `${allowHeaders.reason} (${target.source})`, policy };
     }
     const privateNetwork = req.headers['access-control-request-private-network'] === 'true';
-    const allowMethods = p.entry.allowMethods(requestMethod, policy, p.origin, req);
+    const allowMethods = p.entry.allowMethods(requestMethod, policy, p.origin, allowHeaders);
     policy.writePreflight(res, verdict, allowMethods, allowHeaders, privateNetwork);
     if (policy.preflightContinue) {
       req[CORS_PREFLIGHT] = true;
@@ -214,7 +214,7 @@ export class CorsRequestHandler {
     const preflight =
       req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
     const line =
-      `CORS denied ${preflight ? 'preflight' : 'request'} ${req.method} ${path.slice(0, 200)} ` +
+      `CORS denied ${preflight ? `preflight for ${String(req.headers['access-control-request-method']).slice(0, 40)}` : req.method} ${path.slice(0, 200)} ` +
       `from ${origin} → ${route}: ${reason}${source && !reason.includes(source) ? ` (${source})` : ''}`;
     if (this.debug) this.logger.log(line);
     else this.logger.debug(line);

@@ -6,6 +6,30 @@
 import { pathToRegexp } from 'path-to-regexp';
 import type { CorsPolicy } from '../engine/cors-policy.js';
 
+interface OtherMethod {
+  method: string;
+  policy: CorsPolicy;
+  /** The answer echoes the requested headers and `policy` has a list: check them per request. */
+  checkHeaders: boolean;
+}
+
+interface AllowMethodsPlan {
+  value: string;
+  methods: Set<string>;
+  others: OtherMethod[];
+}
+
+/**
+ * May an answer by `policy` list a method served under `other`? The browser caches the answer's
+ * credentials mode and headers for every listed method, so `other` must accept both.
+ */
+function canShareAnswer(policy: CorsPolicy, other: CorsPolicy): boolean {
+  if (policy.credentials && !other.credentials) return false;
+  if (other.allowedHeaders === null || policy.allowedHeaders === null) return true;
+  for (const header of policy.allowedHeaders) if (!other.allowedHeaders.has(header)) return false;
+  return true;
+}
+
 /** One handler serving one method at one path, with its effective policy. */
 export interface RouteTarget {
   /** null: CORS is off for this route. */
@@ -31,9 +55,10 @@ export class PathEntry {
   readonly methods: readonly string[];
   private readonly byMethod = new Map<string, RouteTarget[]>();
   private readonly all: RouteTarget[];
-  /** `Access-Control-Allow-Methods` when one policy serves every method here. */
-  private readonly sharedAllowMethods: string | undefined;
-  private readonly sharedPolicy: CorsPolicy | null | undefined;
+  /** Per answering policy: the methods it serves here, and other routes' methods it may list. */
+  private readonly answers = new Map<CorsPolicy, AllowMethodsPlan>();
+
+  private readonly allRouteMethodsCache = new Map<CorsPolicy, string>();
 
   constructor(
     readonly path: string,
@@ -55,12 +80,25 @@ export class PathEntry {
     }
     this.methods = methods;
     this.anyCors = sorted.some((t) => t.policy !== null);
-    const policies = new Set(sorted.map((t) => t.policy));
-    this.sharedPolicy = policies.size === 1 ? sorted[0].policy : undefined;
-    this.sharedAllowMethods =
-      this.sharedPolicy != null
-        ? methods.filter((m) => (this.sharedPolicy as CorsPolicy).allowsMethod(m)).join(', ')
-        : undefined;
+    for (const target of sorted) {
+      const policy = target.policy;
+      if (policy === null || this.answers.has(policy)) continue;
+      const own: string[] = [];
+      const others: OtherMethod[] = [];
+      for (const method of methods) {
+        const other = this.byMethod.get(method)![0].policy;
+        if (other === null || !other.allowsMethod(method)) continue;
+        if (other === policy) own.push(method);
+        else if (canShareAnswer(policy, other)) {
+          others.push({
+            method,
+            policy: other,
+            checkHeaders: policy.allowedHeaders === null && other.allowedHeaders !== null,
+          });
+        }
+      }
+      this.answers.set(policy, { value: own.join(', '), methods: new Set(own), others });
+    }
   }
 
   /** The routes that would serve `method` here: the first is the one the adapter runs. */
@@ -71,41 +109,50 @@ export class PathEntry {
   }
 
   /**
-   * `Access-Control-Allow-Methods` for a preflight of `requestMethod` answered by `policy`: the
-   * methods served here under policies that also allow `origin`, each allowed by its own
-   * policy's `methods`.
+   * `Access-Control-Allow-Methods` for a preflight of `requestMethod` answered by `policy` with
+   * `allowHeaders`: the methods it serves here, plus other routes' methods whose policies allow
+   * this origin and would accept what the browser caches from this answer for them (the same
+   * credentials mode, every allowed header). Never more: the browser reuses this answer's headers
+   * and max-age for every listed method of the URL.
    */
-  allowMethods(requestMethod: string, policy: CorsPolicy, origin: string, request: object): string {
+  allowMethods(
+    requestMethod: string,
+    policy: CorsPolicy,
+    origin: string,
+    allowHeaders: string,
+  ): string {
     if (policy.methods === '*') return requestMethod;
-    // An `@All()` route answering: it serves whatever the policy lists.
-    if (policy.methods !== null && !this.byMethod.has(requestMethod)) {
-      return policy.configuredMethods as string;
+    if (!this.byMethod.has(requestMethod) && policy.methods !== null) {
+      return this.allRouteMethods(policy); // an `@All()` route answering
     }
-    let listed =
-      this.sharedPolicy === policy
-        ? (this.sharedAllowMethods as string)
-        : this.collect(policy, origin, request);
-    if (this.all.length > 0 && !this.byMethod.has(requestMethod)) {
-      listed = listed.length === 0 ? requestMethod : `${listed}, ${requestMethod}`;
+    const plan = this.answers.get(policy);
+    if (plan === undefined) return requestMethod;
+    let value = plan.value;
+    for (const other of plan.others) {
+      if (!other.policy.sharesOrigins(policy)) {
+        // An origin function is never called twice for one preflight.
+        if (other.policy.originMode === 'function') continue;
+        if (typeof other.policy.checkOrigin(origin) !== 'string') continue;
+      }
+      if (other.checkHeaders && !other.policy.allowsHeaders(allowHeaders)) continue;
+      value = value.length === 0 ? other.method : `${value}, ${other.method}`;
     }
-    return listed;
+    // The answering route may not be the first at (path, method): a second versioned handler.
+    if (!plan.methods.has(requestMethod)) {
+      value = value.length === 0 ? requestMethod : `${value}, ${requestMethod}`;
+    }
+    return value;
   }
 
-  private collect(policy: CorsPolicy, origin: string, request: object): string {
-    let out = '';
-    for (const method of this.methods) {
-      const target = (this.byMethod.get(method) as RouteTarget[])[0];
-      const other = target.policy;
-      if (other === null || !other.allowsMethod(method)) continue;
-      if (!other.sharesOrigins(policy)) {
-        // An origin function is never called twice for one preflight: leave its methods out
-        // (the browser preflights them separately).
-        if (other.originMode === 'function') continue;
-        if (typeof other.checkOrigin(origin, request) !== 'string') continue;
-      }
-      out = out.length === 0 ? method : `${out}, ${method}`;
+  /** An `@All()` route's listed methods, less those another route here serves under another policy. */
+  private allRouteMethods(policy: CorsPolicy): string {
+    let value = this.allRouteMethodsCache.get(policy);
+    if (value === undefined) {
+      const methods = policy.methods instanceof Set ? [...policy.methods] : [];
+      value = methods.filter((m) => this.targetsFor(m)?.[0].policy === policy).join(', ');
+      this.allRouteMethodsCache.set(policy, value);
     }
-    return out;
+    return value;
   }
 
   /** The routes of several entries matching one URL, as one entry (rare: overlapping patterns). */
