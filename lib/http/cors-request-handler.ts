@@ -213,9 +213,12 @@ export class CorsRequestHandler {
     const origin = JSON.stringify(String(req.headers.origin).slice(0, 200));
     const preflight =
       req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
+    // For a preflight, the method named is the one it asks for (Access-Control-Request-Method).
+    const method = preflight ? req.headers['access-control-request-method'] : req.method;
     const line =
-      `CORS denied ${preflight ? `preflight for ${String(req.headers['access-control-request-method']).slice(0, 40)}` : req.method} ${path.slice(0, 200)} ` +
-      `from ${origin} → ${route}: ${reason}${source && !reason.includes(source) ? ` (${source})` : ''}`;
+      `CORS denied ${preflight ? 'preflight' : 'request'} ${String(method).slice(0, 40)} ` +
+      `${path.slice(0, 200)} from ${origin} → ${route}: ${reason}` +
+      (source && !reason.includes(source) ? ` (${source})` : '');
     if (this.debug) this.logger.log(line);
     else this.logger.debug(line);
   }

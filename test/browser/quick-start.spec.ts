@@ -1,13 +1,14 @@
 /**
- * The README's quick start (sample/src/quick-start.ts) in Chromium: a page on
- * http://localhost:4200 (served by request interception, no server) calls the API.
+ * The README's quick start (test/readme/quick-start.ts) in Chromium: pages on
+ * https://app.example.com and https://blog.example.com (served by request interception, no
+ * server) call the API.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Server } from 'node:http';
 import type { Page } from 'playwright-core';
-import { AppModule } from '../../sample/src/quick-start.js';
+import { AppModule } from '../readme/quick-start.js';
 import { launchChromium, type Browser } from './chromium.js';
 
 let app: INestApplication;
@@ -62,31 +63,41 @@ afterAll(async () => {
   await app?.close();
 });
 
-describe('README quick start, from http://localhost:4200', () => {
-  it("@Cors({ origin: '*' }) on the controller: any page reads GET /products", async () => {
-    const page = await pageAt('http://localhost:4200');
-    expect(await call(page, '/products')).toBe(200);
-    const other = await pageAt('http://localhost:5173');
-    expect(await call(other, '/products')).toBe(200);
+const APP = 'https://app.example.com';
+const BLOG = 'https://blog.example.com';
+
+describe('README quick start, in Chromium', () => {
+  it('the controller policy: the app reads GET /notes with cookies, the blog cannot', async () => {
+    const page = await pageAt(APP);
+    expect(await call(page, '/notes', { credentials: 'include' })).toBe(200);
+    // The module defaults allow https://*.example.com, but the controller narrows /notes.
+    const blog = await pageAt(BLOG);
+    expect(await call(blog, '/notes', { cache: 'no-store' })).toBe('blocked');
   });
 
-  it('@Cors({ origin, credentials }) on a route: the front end POSTs JSON with cookies', async () => {
-    const page = await pageAt('http://localhost:4200');
+  it('the route policy: PUT is preflighted once, then the preflight is cached (maxAge)', async () => {
+    const page = await pageAt(APP);
     const init = {
-      method: 'POST',
+      method: 'PUT',
       credentials: 'include',
       headers: { 'Content-Type': 'application/json' },
       body: '{}',
     };
-    expect(await call(page, '/products', init)).toBe(201);
     seen.length = 0;
-    const other = await pageAt('http://localhost:5173');
-    expect(await call(other, '/products', init)).toBe('blocked');
-    expect(seen).toEqual(['OPTIONS /products']); // the refused preflight; no POST
+    expect(await call(page, '/notes/7', init)).toBe(200);
+    expect(await call(page, '/notes/7', init)).toBe(200);
+    expect(seen).toEqual(['OPTIONS /notes/7', 'PUT /notes/7', 'PUT /notes/7']);
   });
 
-  it('@Cors(false): the browser blocks the read', async () => {
-    const page = await pageAt('http://localhost:4200');
-    expect(await call(page, '/products/stock')).toBe('blocked');
+  it('@Cors(false): the DELETE preflight is refused and the DELETE never sent', async () => {
+    const page = await pageAt(APP);
+    seen.length = 0;
+    expect(await call(page, '/notes/7', { method: 'DELETE' })).toBe('blocked');
+    expect(seen).toEqual(['OPTIONS /notes/7']);
+  });
+
+  it('module defaults elsewhere: a 404 from a subdomain page is readable', async () => {
+    const blog = await pageAt(BLOG);
+    expect(await call(blog, '/missing')).toBe(404);
   });
 });
