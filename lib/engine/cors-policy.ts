@@ -18,6 +18,7 @@ import {
   normalizeMethod,
   SAFELISTED_RESPONSE_HEADERS,
   splitList,
+  describeValue,
 } from './tokens.js';
 import { appendVary, type HeaderTarget } from './vary.js';
 
@@ -46,6 +47,8 @@ export interface CorsRequestLike {
   headers: Record<string, string | string[] | undefined>;
 }
 
+/** No real method is longer; a longer Access-Control-Request-Method is refused, never echoed. */
+const MAX_METHOD_LENGTH = 64;
 const DEFAULT_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'];
 const KNOWN_KEYS = new Set([
   'origin',
@@ -108,6 +111,12 @@ export class CorsPolicy {
     }
     for (const key of Object.keys(options)) {
       if (!KNOWN_KEYS.has(key)) problems.error(where, `unknown option "${key}"`);
+    }
+    for (const key of ['credentials', 'enforce', 'preflightContinue', 'privateNetwork'] as const) {
+      const value = options[key];
+      if (value !== undefined && typeof value !== 'boolean') {
+        problems.error(where, `${key} must be true or false, got ${describeValue(value)}`);
+      }
     }
     p.credentials = options.credentials === true;
     p.enforce = options.enforce === true;
@@ -193,7 +202,7 @@ export class CorsPolicy {
    * `Access-Control-Allow-Headers` value ('' for none) or a denial.
    */
   checkPreflight(requestMethod: string, requestHeaders: string | undefined): string | CorsDenial {
-    if (!isToken(requestMethod))
+    if (requestMethod.length > MAX_METHOD_LENGTH || !isToken(requestMethod))
       return new CorsDenial('Access-Control-Request-Method is not a valid method');
     if (isForbiddenMethod(requestMethod)) {
       return new CorsDenial(`method ${requestMethod} is forbidden by the Fetch Standard`);
@@ -370,6 +379,10 @@ function compileMethods(
     return;
   }
   const names = splitList(options.methods);
+  if (names === undefined) {
+    problems.error(where, 'methods must be a string or an array of strings');
+    return;
+  }
   if (names.includes('*')) {
     p.methods = '*';
     return;
@@ -409,6 +422,10 @@ function compileHeaderNames(
     return undefined;
   }
   const names = splitList(value);
+  if (names === undefined) {
+    problems.error(where, `${key} must be a string or an array of strings`);
+    return undefined;
+  }
   if (names.includes('*')) return '*';
   const out: string[] = [];
   for (const name of names) {
@@ -468,7 +485,7 @@ function compilePreflightExtras(
     if (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 0 || maxAge > 86400) {
       problems.error(
         where,
-        `maxAge must be an integer number of seconds in 0..86400, got ${String(maxAge)}`,
+        `maxAge must be an integer number of seconds in 0..86400, got ${describeValue(maxAge)}`,
       );
     } else {
       if (maxAge > 7200) {
@@ -485,7 +502,7 @@ function compilePreflightExtras(
     if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 299) {
       problems.error(
         where,
-        `optionsSuccessStatus must be 200..299 (browsers fail any other preflight status), got ${String(status)}`,
+        `optionsSuccessStatus must be 200..299 (browsers fail any other preflight status), got ${describeValue(status)}`,
       );
     } else {
       p.successStatus = status;

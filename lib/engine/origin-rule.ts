@@ -103,15 +103,10 @@ export class OriginRule {
     const display: string[] = [];
     for (const item of items) {
       if (item instanceof RegExp) {
-        const source = item.source;
-        if (!source.startsWith('^') || !source.endsWith('$')) {
-          problems.warn(
-            where,
-            `RegExp ${String(item)} is not anchored with ^…$: it may match origins that merely contain an allowed one`,
-          );
-        }
+        const warning = regexpWarning(item.source);
+        if (warning) problems.warn(where, `RegExp ${String(item)} ${warning}`);
         // g and y make test() stateful (lastIndex): keep a stateless copy.
-        regexps.push(new RegExp(source, item.flags.replace(/[gy]/g, '')));
+        regexps.push(new RegExp(item.source, item.flags.replace(/[gy]/g, '')));
         display.push(String(item));
         continue;
       }
@@ -266,4 +261,42 @@ export class OriginRuleCache {
     const slot = credentials ? 1 : 0;
     return (pair[slot] ??= compile());
   }
+}
+
+/**
+ * Why a RegExp may match more than meant: not anchored at both ends (`^a|b$` anchors neither
+ * branch fully), or an unescaped `.` between name characters (`app.example` matches `appxexample`).
+ */
+export function regexpWarning(source: string): string | undefined {
+  let depth = 0;
+  let inClass = false;
+  let topLevelAlternation = false;
+  let looseDot = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '[') inClass = true;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) topLevelAlternation = true;
+    else if (
+      c === '.' &&
+      /[A-Za-z0-9]/.test(source[i - 1] ?? '') &&
+      /[A-Za-z0-9]/.test(source[i + 1] ?? '')
+    ) {
+      looseDot = true;
+    }
+  }
+  if (!source.startsWith('^') || !source.endsWith('$') || topLevelAlternation) {
+    return 'is not anchored with ^…$ around the whole pattern: it may match origins that merely contain an allowed one (write ^(?:a|b)$)';
+  }
+  if (looseDot) return 'has an unescaped "." between letters: it matches any character (write \\.)';
+  return undefined;
 }

@@ -114,24 +114,37 @@ export function scanSerializedOrigin(s: string): boolean {
     }
     if (i === start || s.charCodeAt(i) !== 93) return false;
     i++;
+    if (!isCanonicalIPv6(s.slice(start, i - 1))) return false;
   } else {
     // domain or IPv4: labels of [a-z0-9-_], separated by single dots, no leading/trailing dot
     let labelLength = 0;
+    let lastLabelStart = i;
+    let punycode = false;
     for (; i < n; i++) {
       const c = s.charCodeAt(i);
       if (isLowerAlpha(c) || isDigit(c) || c === 45 || c === 95) {
         if (++labelLength > 63) return false;
+        if (labelLength === 4 && c === 45 && s.startsWith('xn-', i - 3)) punycode = true;
         continue;
       }
       if (c === 46) {
         if (labelLength === 0) return false;
         labelLength = 0;
+        lastLabelStart = i + 1;
         continue;
       }
       break;
     }
     if (labelLength === 0) return false;
     if (i - parts.hostStart > 253) return false;
+    // A host whose last label is a number is an IPv4 address: only its dotted-quad form is sent.
+    const last = s.charCodeAt(lastLabelStart);
+    if (isDigit(last) && !isDottedQuad(s, parts.hostStart, i, lastLabelStart)) return false;
+    // Punycode labels must decode (the browser sends only what it encoded).
+    if (punycode) {
+      const host = s.slice(parts.hostStart, i);
+      if (domainToASCII(host) !== host) return false;
+    }
   }
   parts.hostEnd = i;
   if (i === n) return true;
@@ -146,6 +159,42 @@ export function scanSerializedOrigin(s: string): boolean {
   // Browsers never send a scheme's default port.
   const scheme = s.slice(0, parts.schemeEnd);
   return DEFAULT_PORTS[scheme] !== port;
+}
+
+/** Is `v6` (inside brackets) the compressed lowercase form browsers serialize? Rare: URL does it. */
+function isCanonicalIPv6(v6: string): boolean {
+  try {
+    return new URL(`http://[${v6}]`).hostname === `[${v6}]`;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Is s[start, end) an IPv4 dotted quad (four decimal octets, no leading zeros)? Called when the
+ * last label starts with a digit; a name like `1password.com` (last label not numeric) is fine.
+ */
+function isDottedQuad(s: string, start: number, end: number, lastLabelStart: number): boolean {
+  let lastNumeric = true;
+  for (let k = lastLabelStart; k < end; k++) if (!isDigit(s.charCodeAt(k))) lastNumeric = false;
+  if (!lastNumeric && !s.startsWith('0x', lastLabelStart)) return true; // e.g. `example.3com`
+  let octets = 0;
+  let value = 0;
+  let digits = 0;
+  for (let k = start; k <= end; k++) {
+    const c = k === end ? 46 : s.charCodeAt(k);
+    if (c === 46) {
+      if (digits === 0 || value > 255) return false;
+      octets++;
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    if (!isDigit(c) || (digits > 0 && value === 0)) return false; // non-decimal or leading zero
+    value = value * 10 + (c - 48);
+    digits++;
+  }
+  return octets === 4;
 }
 
 /** Keys under which the pattern set is searched for a valid request origin (see `patternKey`). */

@@ -76,23 +76,23 @@ function checkLoose(value: string, allowed: ReadonlySet<string> | null): string 
   const items = value.split(',');
   if (items.length > MAX_REQUEST_HEADER_NAMES * 4) return TOO_MANY;
   const names: string[] = [];
+  let count = 0;
   for (const item of items) {
-    const name = item.replace(OWS, '').toLowerCase();
-    if (name.length === 0) continue; // empty items are tolerated (bounded above)
-    for (let k = 0; k < name.length; k++) {
-      if (!isTchar(name.charCodeAt(k))) {
-        return new HeaderListDenial(
-          `Access-Control-Request-Headers holds an invalid header name ${JSON.stringify(name.slice(0, 64))}`,
-        );
+    const raw = item.replace(OWS, '');
+    if (raw.length === 0) continue; // empty items are tolerated (bounded above)
+    // Bytes are checked before lower-casing: toLowerCase() maps some non-ASCII to ASCII.
+    for (let k = 0; k < raw.length; k++) {
+      if (!isTchar(raw.charCodeAt(k))) {
+        return new HeaderListDenial('Access-Control-Request-Headers holds an invalid header name');
       }
     }
+    // The same cap as for a canonical list, duplicates counted.
+    if (++count > MAX_REQUEST_HEADER_NAMES) return TOO_MANY;
+    const name = raw.toLowerCase();
     if (allowed !== null && !allowed.has(name)) {
       return new HeaderListDenial(`request header "${name}" is not allowed`);
     }
-    if (!names.includes(name)) {
-      if (names.length === MAX_REQUEST_HEADER_NAMES) return TOO_MANY;
-      names.push(name);
-    }
+    if (!names.includes(name)) names.push(name);
   }
   return names.join(',');
 }

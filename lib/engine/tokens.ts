@@ -52,9 +52,22 @@ export const SAFELISTED_RESPONSE_HEADERS = new Set([
   'pragma',
 ]);
 
-/** Splits `'a, b'` or `['a', 'b']` (what `cors` accepts) into trimmed, non-empty items. */
-export function splitList(value: string | readonly string[]): string[] {
+/**
+ * Splits `'a, b'` or `['a', 'b']` (what `cors` accepts) into trimmed, non-empty items; undefined
+ * when an array item is not a string.
+ */
+export function splitList(value: string | readonly unknown[]): string[] | undefined {
+  if (typeof value !== 'string' && !value.every((v) => typeof v === 'string')) return undefined;
   const items =
-    typeof value === 'string' ? value.split(',') : value.flatMap((v) => String(v).split(','));
+    typeof value === 'string' ? value.split(',') : (value as string[]).flatMap((v) => v.split(','));
   return items.map((v) => v.trim()).filter((v) => v.length > 0);
+}
+
+/** A configuration value in a message, whatever it is (never throws). */
+export function describeValue(value: unknown): string {
+  try {
+    return typeof value === 'string' ? JSON.stringify(value) : String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }

@@ -210,14 +210,14 @@ export class CorsRequestHandler {
     reason: string,
   ): void {
     if (!this.debug && !Logger.isLevelEnabled('debug')) return;
-    const origin = JSON.stringify(String(req.headers.origin).slice(0, 200));
     const preflight =
       req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
     // For a preflight, the method named is the one it asks for (Access-Control-Request-Method).
     const method = preflight ? req.headers['access-control-request-method'] : req.method;
     const line =
-      `CORS denied ${preflight ? 'preflight' : 'request'} ${String(method).slice(0, 40)} ` +
-      `${path.slice(0, 200)} from ${origin} → ${route}: ${reason}` +
+      `CORS denied ${preflight ? 'preflight' : 'request'} ${printable(method, 40)} ` +
+      `${printable(path, 200)} from "${printable(req.headers.origin, 200)}" → ${route}: ` +
+      printable(reason, 400) +
       (source && !reason.includes(source) ? ` (${source})` : '');
     if (this.debug) this.logger.log(line);
     else this.logger.debug(line);
@@ -235,4 +235,14 @@ function pathOf(url: string): string {
   let end = url.indexOf('?', start);
   if (end === -1) end = url.length;
   return start === 0 && end === url.length ? url : url.slice(start, end);
+}
+
+/** Request bytes in a log line: one line, no control characters, bounded (no log forging). */
+function printable(value: unknown, max: number): string {
+  const text = String(value).slice(0, max);
+  return text.replace(
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
+    /[\x00-\x1f\x7f-\x9f"\\]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }

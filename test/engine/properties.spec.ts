@@ -34,6 +34,15 @@ function parseSerializedOrigin(o: string): ParsedOrigin | undefined {
     );
   if (m === null) return undefined;
   if (m[3] !== undefined && Number(m[3]) > 65535) return undefined;
+  // What a browser sends survives the WHATWG URL parser unchanged (no default port, canonical
+  // IPv4/IPv6 such as 0.0.0.0 rather than 0, valid punycode).
+  if (['http', 'https', 'ws', 'wss'].includes(m[1])) {
+    try {
+      if (new URL(o).origin.replace(/^ws/, 'http') !== o.replace(/^ws/, 'http')) return undefined;
+    } catch {
+      return undefined;
+    }
+  }
   return { scheme: m[1], host: m[2], port: m[3] };
 }
 
