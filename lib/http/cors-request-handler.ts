@@ -237,12 +237,13 @@ function pathOf(url: string): string {
   return start === 0 && end === url.length ? url : url.slice(start, end);
 }
 
-/** Request bytes in a log line: one line, no control characters, bounded (no log forging). */
-function printable(value: unknown, max: number): string {
+/**
+ * Request bytes in a log line: one line, no control characters, bounded (no log forging); inside
+ * quotes, quotes and backslashes are escaped too.
+ */
+function printable(value: unknown, max: number, quoted = false): string {
   const text = String(value).slice(0, max);
-  return text.replace(
-    // eslint-disable-next-line no-control-regex -- matching control characters is the point
-    /[\x00-\x1f\x7f-\x9f"\\]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  const unsafe = quoted ? /[\x00-\x1f\x7f-\x9f"\\]/g : /[\x00-\x1f\x7f-\x9f]/g;
+  return text.replace(unsafe, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
