@@ -1,21 +1,15 @@
 import { Module, type INestApplication, type NestModule } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { DiscoveryModule } from '@nestjs/core';
 import { CorsConfigurableModule } from './cors.module-definition.js';
 import { CorsService } from './cors.service.js';
-import { CorsGuard } from './http/cors.guard.js';
-import { CorsInterceptor } from './http/cors.interceptor.js';
 
 /**
  * `CorsModule.forRoot(options)` / `CorsModule.forRootAsync({ useFactory, inject })`: global by
- * default; registers the early middleware, the guard and the interceptor.
+ * default. At boot it mounts the early middleware and puts the guard on the handlers that need it.
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [
-    CorsService,
-    { provide: APP_GUARD, useClass: CorsGuard },
-    { provide: APP_INTERCEPTOR, useClass: CorsInterceptor },
-  ],
+  providers: [CorsService],
   exports: [CorsService],
 })
 export class CorsModule extends CorsConfigurableModule implements NestModule {

@@ -20,7 +20,9 @@ import type {
 } from './interfaces/cors-options.interface.js';
 import { PathEntry, PathIndex, type RouteTarget } from './routing/path-index.js';
 import { PolicyResolver } from './routing/policy-resolver.js';
-import { buildRouteTable } from './routing/route-table.js';
+import type { RouteRecord } from './routing/route-record.js';
+import { buildRouteTable, setHandlerGuard } from './routing/route-table.js';
+import { CorsGuard } from './http/cors.guard.js';
 
 /** One row of the policy report: a route and its effective policy. */
 export interface CorsRouteReport {
@@ -46,6 +48,7 @@ interface ReportRow {
 @Injectable()
 export class CorsService {
   readonly handler: CorsRequestHandler;
+  private readonly guard: CorsGuard;
   private readonly logger = new Logger('Cors');
   private readonly byHandler = new Map<Function, RouteTarget>();
   private rows: ReportRow[] = [];
@@ -62,6 +65,7 @@ export class CorsService {
     private readonly adapterHost: HttpAdapterHost,
   ) {
     this.handler = new CorsRequestHandler(this.logger, options?.debug === true);
+    this.guard = new CorsGuard(this);
   }
 
   /** Builds the table (throws `CorsConfigError` listing every problem) and mounts the middleware. */
@@ -77,6 +81,12 @@ export class CorsService {
       applicationConfig: this.applicationConfig,
       httpAdapter,
     });
+    // Several handlers at one (path, method), or a host-bound controller: the path alone does
+    // not say which handler runs, so the guard checks (see RouteTarget.verify).
+    const handlersAt = new Map<string, number>();
+    for (const { path, method } of records) {
+      handlersAt.set(`${method} ${path}`, (handlersAt.get(`${method} ${path}`) ?? 0) + 1);
+    }
     const byPath = new Map<string, RouteTarget[]>();
     const firstOrder = new Map<string, number>();
     for (const record of records) {
@@ -92,8 +102,10 @@ export class CorsService {
         name: record.name,
         method: record.method,
         order: record.order,
+        verify: record.host !== undefined || handlersAt.get(`${record.method} ${record.path}`)! > 1,
       };
       if (!this.byHandler.has(record.handler)) this.byHandler.set(record.handler, target);
+      this.useGuard(record, target);
       if (!byPath.has(record.path)) {
         byPath.set(record.path, []);
         firstOrder.set(record.path, record.order);
@@ -128,6 +140,15 @@ export class CorsService {
     this.handler.setTable({ index, fallback: resolver.fallback.policy });
     this.mount();
     if (this.options?.debug) this.logger.log(`CORS policy table:\n${formatReport(this.report())}`);
+  }
+
+  /**
+   * The guard goes on the handlers that need it, decided here once (several handlers at one path,
+   * a host-bound controller, `enforce`): the other handlers pay no guard at all on each request.
+   */
+  private useGuard(record: RouteRecord, target: RouteTarget): void {
+    const needsGuard = target.verify || target.policy?.enforce === true;
+    setHandlerGuard(record.handler, needsGuard ? this.guard : undefined, isCorsGuard);
   }
 
   /** Every route with its effective policy and where it came from (origins as they are now). */
@@ -188,4 +209,9 @@ function formatReport(rows: readonly CorsRouteReport[]): string {
       return `  ${r.method.padEnd(7)} ${r.path.padEnd(30)} ${r.handler.padEnd(30)} [${r.source}] ${what}`;
     })
     .join('\n');
+}
+
+/** Our own guard, from this application or an earlier one. */
+function isCorsGuard(candidate: unknown): boolean {
+  return candidate instanceof CorsGuard;
 }

@@ -4,7 +4,6 @@ export { CorsModule } from './cors.module.js';
 export { CORS_MODULE_OPTIONS, type CorsOptionsFactory } from './cors.module-definition.js';
 export { CorsService, type CorsRouteReport } from './cors.service.js';
 export { CorsGuard } from './http/cors.guard.js';
-export { CorsInterceptor } from './http/cors.interceptor.js';
 export {
   CorsPolicy,
   CorsDenial,

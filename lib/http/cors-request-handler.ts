@@ -5,10 +5,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Logger } from '@nestjs/common';
+import onHeaders from 'on-headers';
+import { appendVary, varyIncludes } from '../engine/vary.js';
 import { CorsDenial, type CorsPolicy, type OriginVerdict } from '../engine/cors-policy.js';
 import type { PathEntry, PathIndex, RouteTarget } from '../routing/path-index.js';
 
-/** Set on the request by the middleware for the guard and interceptor (no per-request object). */
+/** Set on the request by the middleware, only when the guard will need them. */
 export const CORS_POLICY = Symbol('nestjs-cors.policy');
 export const CORS_VERDICT = Symbol('nestjs-cors.verdict');
 /** Marks a preflight handed on to the app (`preflightContinue`). */
@@ -98,8 +100,15 @@ export class CorsRequestHandler {
     path: string,
   ): void {
     policy.writeActual(res, verdict);
-    req[CORS_POLICY] = policy;
-    req[CORS_VERDICT] = verdict;
+    // Kept on the request only when the guard will need it: when another handler may serve this
+    // path, or when the verdict came from an origin function (never called twice).
+    if (target?.verify || policy.originMode === 'function') {
+      req[CORS_POLICY] = policy;
+      req[CORS_VERDICT] = verdict;
+      onHeaders(res, () => reassert(res, req[CORS_POLICY] ?? null, req[CORS_VERDICT]));
+    } else {
+      onHeaders(res, () => reassert(res, policy, verdict));
+    }
     if (typeof verdict !== 'string' && req.headers.origin !== undefined) {
       this.logDenial(
         req,
@@ -235,6 +244,28 @@ function pathOf(url: string): string {
   let end = url.indexOf('?', start);
   if (end === -1) end = url.length;
   return start === 0 && end === url.length ? url : url.slice(start, end);
+}
+
+/**
+ * Just before the headers go out: if something after the middleware (handler code, an
+ * interceptor, a filter, another middleware) replaced the CORS headers or `Vary`, put them back,
+ * so a `res.setHeader('Vary', 'Accept')` cannot open a cache-poisoning hole.
+ */
+function reassert(
+  res: ServerResponse,
+  policy: CorsPolicy | null,
+  verdict: OriginVerdict | undefined,
+): void {
+  if (policy === null || verdict === undefined) return;
+  if (typeof verdict === 'string' && res.getHeader('Access-Control-Allow-Origin') !== verdict) {
+    policy.writeActual(res, verdict);
+  } else if (
+    policy.varyOrigin &&
+    res.getHeader('Vary') !== 'Origin' &&
+    !varyIncludes(res, 'Origin')
+  ) {
+    appendVary(res, 'Origin');
+  }
 }
 
 /**

@@ -1,13 +1,8 @@
-import {
-  ForbiddenException,
-  Injectable,
-  type CanActivate,
-  type ExecutionContext,
-} from '@nestjs/common';
+import { ForbiddenException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { CorsDenial, type CorsPolicy, type OriginVerdict } from '../engine/cors-policy.js';
 import { isSameOrigin } from '../engine/origin.js';
-import { CorsService } from '../cors.service.js';
+import type { RouteTarget } from '../routing/path-index.js';
 import {
   CORS_POLICY,
   CORS_PREFLIGHT,
@@ -21,13 +16,18 @@ const CORS_RESPONSE_HEADERS = [
   'Access-Control-Expose-Headers',
 ];
 
+/** Where the guard finds a handler's route and policy. */
+export interface CorsTargets {
+  targetOf(handler: Function): RouteTarget | undefined;
+}
+
 /**
- * Knows the exact handler: corrects what the path table could not decide (host-bound
- * controllers, header or media-type versioning) and enforces `enforce: true` with a 403.
+ * Knows the exact handler: corrects what the path could not decide (host-bound controllers,
+ * header or media-type versioning) and enforces `enforce: true` with a 403. The module puts it
+ * on the handlers that need it, and only those: a route without it pays nothing.
  */
-@Injectable()
 export class CorsGuard implements CanActivate {
-  constructor(private readonly cors: CorsService) {}
+  constructor(private readonly cors: CorsTargets) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
@@ -36,37 +36,43 @@ export class CorsGuard implements CanActivate {
     const target = this.cors.targetOf(context.getHandler());
     if (target === undefined) return true;
     const policy = target.policy;
-    if ((req[CORS_POLICY] ?? null) === policy) {
-      return policy === null ? true : this.enforce(req, policy, req[CORS_VERDICT] as OriginVerdict);
+    if (target.verify && (req[CORS_POLICY] ?? null) !== policy) {
+      // The middleware applied another handler's policy at this path: redo it for this one.
+      const res = context.switchToHttp().getResponse<ServerResponse>();
+      for (const name of CORS_RESPONSE_HEADERS) res.removeHeader(name);
+      req[CORS_POLICY] = policy ?? undefined;
+      req[CORS_VERDICT] = undefined;
+      if (policy === null) return true;
+      const verdict = policy.checkOrigin(req.headers.origin, req);
+      const apply = (v: OriginVerdict): boolean => {
+        if (!res.headersSent) policy.writeActual(res, v);
+        req[CORS_VERDICT] = v;
+        return this.enforce(req, policy, v);
+      };
+      return isSettled(verdict) ? apply(verdict) : verdict.then(apply);
     }
-    // The middleware applied another route's policy: redo it for this handler.
-    const res = context.switchToHttp().getResponse<ServerResponse>();
-    for (const name of CORS_RESPONSE_HEADERS) res.removeHeader(name);
-    if (policy === null) {
-      req[CORS_POLICY] = undefined;
-      return true;
-    }
-    const verdict = policy.checkOrigin(req.headers.origin, req);
-    const apply = (v: OriginVerdict): boolean => {
-      if (!res.headersSent) policy.writeActual(res, v);
-      req[CORS_POLICY] = policy;
-      req[CORS_VERDICT] = v;
-      return this.enforce(req, policy, v);
-    };
-    return typeof verdict === 'string' || verdict instanceof CorsDenial
-      ? apply(verdict)
-      : verdict.then(apply);
+    if (policy === null || !policy.enforce) return true;
+    // The verdict is on the request when the middleware had to keep it (origin function).
+    const verdict = req[CORS_VERDICT] ?? policy.checkOrigin(req.headers.origin, req);
+    return isSettled(verdict)
+      ? this.enforce(req, policy, verdict)
+      : verdict.then((v) => this.enforce(req, policy, v));
   }
 
   private enforce(req: CorsRequest, policy: CorsPolicy, verdict: OriginVerdict): boolean {
     if (!policy.enforce || typeof verdict === 'string') return true;
     const origin = req.headers.origin;
     if (origin === undefined) return true;
-    const protocol = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
     const expressProtocol = (req as unknown as { protocol?: string }).protocol;
-    if (isSameOrigin(origin, expressProtocol ?? protocol, req.headers.host)) return true;
+    const protocol =
+      expressProtocol ?? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
+    if (isSameOrigin(origin, protocol, req.headers.host)) return true;
     throw new ForbiddenException(
       `CORS: origin ${JSON.stringify(origin.slice(0, 200))} is not allowed`,
     );
   }
+}
+
+export function isSettled(v: OriginVerdict | Promise<OriginVerdict>): v is OriginVerdict {
+  return typeof v === 'string' || v instanceof CorsDenial;
 }

@@ -40,6 +40,11 @@ export interface RouteTarget {
   readonly name: string;
   readonly method: string;
   readonly order: number;
+  /**
+   * The path alone may not say which handler Nest runs (several handlers at one (path, method):
+   * header or media-type versioning; a host-bound controller): the guard checks the exact one.
+   */
+  readonly verify: boolean;
 }
 
 export interface MatchingOptions {

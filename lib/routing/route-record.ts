@@ -12,6 +12,8 @@ export interface RouteRecord {
   handler: (...args: any[]) => unknown;
   /** `Controller.method`, for messages. */
   name: string;
+  /** The handler's method name on the controller. */
+  methodName: string;
   /** `@Controller({ host })`, when set. */
   host?: string | RegExp | Array<string | RegExp>;
   /** Registration order (the adapter's order; Express serves the first match). */

@@ -1,5 +1,6 @@
 import { RequestMethod, type HttpServer, type Type } from '@nestjs/common';
 import {
+  GUARDS_METADATA,
   HOST_METADATA,
   MODULE_PATH,
   PATH_METADATA,
@@ -83,6 +84,7 @@ export function buildRouteTable({
                 // `instance[methodName]`: the callback ExecutionContext.getHandler() returns.
                 handler: definition.targetCallback,
                 name: `${controller.name}.${definition.methodName}`,
+                methodName: definition.methodName,
                 host,
               });
             }
@@ -121,4 +123,23 @@ function sortLikeNest<T extends { path: string }>(
   }
   // The sorter reads nothing but `path` (and keeps ties in their original order).
   return RouteSpecificitySorter.sort(routes as unknown as ResolvedRoute[]) as unknown as T[];
+}
+
+/**
+ * Makes `guard` (or nothing) the CORS guard of one handler, through the metadata `@UseGuards()`
+ * writes. Nest reads it when the route is registered, right after `configure()`; a guard put
+ * there by an earlier application of the same controller (tests build many) is replaced, not
+ * stacked: `isCorsGuard` recognises it.
+ */
+export function setHandlerGuard(
+  handler: Function,
+  guard: object | undefined,
+  isCorsGuard: (candidate: unknown) => boolean,
+): void {
+  const current: unknown[] = Reflect.getMetadata(GUARDS_METADATA, handler) ?? [];
+  const others = current.filter((g) => !isCorsGuard(g));
+  const next = guard === undefined ? others : [...others, guard];
+  if (next.length !== current.length || next.some((g, i) => g !== current[i])) {
+    Reflect.defineMetadata(GUARDS_METADATA, next, handler);
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * Error responses carry the CORS headers (401 from the app's own APP_GUARD, 400 from a pipe,
- * 404, 500, body-parser errors with `mountEarly`), `enforce: true`, and the interceptor that
+ * 404, 500, body-parser errors with `mountEarly`), `enforce: true`, and the header hook that
  * repairs what handler code did to `Vary` and the CORS headers.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
@@ -255,7 +255,7 @@ describe('enforce: true', () => {
   });
 });
 
-describe('the interceptor repairs what handler code did', () => {
+describe('the CORS headers are put back when handler code replaced them', () => {
   let app: INestApplication;
 
   beforeAll(async () => {
