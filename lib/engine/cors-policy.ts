@@ -78,7 +78,7 @@ export class CorsPolicy {
   readonly preflightContinue: boolean = false;
   readonly successStatus: number = 204;
   readonly privateNetwork: boolean = false;
-  /** Swapped whole by `replaceOrigins()`: one reference, so every request sees one list. */
+  /** Swapped whole by `prepareOrigins()`: one reference, so every request sees one list. */
   private origins!: OriginRule;
   private exposeHeaders: string | undefined;
   private allowHeadersValue: string | undefined;
@@ -197,9 +197,9 @@ export class CorsPolicy {
   }
 
   /**
-   * Checks a preflight's method and headers (the origin was allowed). `served` is the methods
-   * the target path serves (route-aware), or undefined for the policy's own list. Returns the
-   * `Access-Control-Allow-Headers` value ('' for none) or a denial.
+   * Checks a preflight's method and headers against the policy (the origin was allowed; whether
+   * the path serves the method is the caller's). Returns the `Access-Control-Allow-Headers`
+   * value ('' for none) or a denial.
    */
   checkPreflight(requestMethod: string, requestHeaders: string | undefined): string | CorsDenial {
     if (requestMethod.length > MAX_METHOD_LENGTH || !isToken(requestMethod))

@@ -28,11 +28,6 @@ export function isForbiddenMethod(method: string): boolean {
   return upper === 'CONNECT' || upper === 'TRACE' || upper === 'TRACK';
 }
 
-/** GET, HEAD and POST never need `Access-Control-Allow-Methods` (byte-exact). */
-export function isSafelistedMethod(method: string): boolean {
-  return method === 'GET' || method === 'HEAD' || method === 'POST';
-}
-
 const NORMALIZED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
 
 /** The browser upper-cases these six method names and no others (Fetch "normalize a method"). */
