@@ -1,16 +1,13 @@
 /**
- * `npm run test:browser`: the real-Chromium tests in test/browser, in jest's ESM mode like
- * `npm test` (see jest.config.js). One worker: one browser, one sample app.
+ * `npm run test:browser`: the real-Chromium tests in test/browser, with the same ESM setup as
+ * `npm test` (jest.config.js). One worker: one browser, one sample app.
  */
+import base from './jest.config.js';
+
 export default {
-  testEnvironment: 'node',
-  extensionsToTreatAsEsm: ['.ts'],
-  transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
-  },
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  ...base,
   roots: ['<rootDir>/test/browser'],
-  testMatch: ['**/*.spec.ts'],
+  testPathIgnorePatterns: ['/node_modules/'],
   testTimeout: 30000,
   maxWorkers: 1,
 };
