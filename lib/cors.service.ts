@@ -11,7 +11,7 @@ import { CORS_MODULE_OPTIONS } from './cors.module-definition.js';
 import type { CorsPolicy } from './engine/cors-policy.js';
 import { CorsConfigError, ProblemList } from './engine/errors.js';
 import { OriginRuleCache } from './engine/origin-rule.js';
-import { mountOnAdapter } from './http/adapter.js';
+import { isRequestOf, mountOnAdapter } from './http/adapter.js';
 import { CorsRequestHandler } from './http/cors-request-handler.js';
 import type {
   CorsDecoratorValue,
@@ -185,7 +185,9 @@ export class CorsService {
   }
 
   /** The route target of a handler (what `ExecutionContext.getHandler()` returns). */
-  targetOf(handler: Function): RouteTarget | undefined {
+  targetOf(handler: Function, req: object): RouteTarget | undefined {
+    const httpAdapter = this.adapterHost.httpAdapter;
+    if (httpAdapter === undefined || !isRequestOf(httpAdapter, req)) return undefined;
     return this.byHandler.get(handler);
   }
 

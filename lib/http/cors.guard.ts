@@ -18,7 +18,8 @@ const CORS_RESPONSE_HEADERS = [
 
 /** Where the guard finds a handler's route and policy. */
 export interface CorsTargets {
-  targetOf(handler: Function): RouteTarget | undefined;
+  /** The handler's route in this application, or undefined (another application's request). */
+  targetOf(handler: Function, req: object): RouteTarget | undefined;
 }
 
 /**
@@ -33,7 +34,7 @@ export class CorsGuard implements CanActivate {
     if (context.getType() !== 'http') return true;
     const req = context.switchToHttp().getRequest<CorsRequest>();
     if (req[CORS_PREFLIGHT]) return true;
-    const target = this.cors.targetOf(context.getHandler());
+    const target = this.cors.targetOf(context.getHandler(), req);
     if (target === undefined) return true;
     const policy = target.policy;
     if (target.verify && (req[CORS_POLICY] ?? null) !== policy) {
