@@ -19,6 +19,14 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
+/** Runs `script` in a fresh Node process at the package root (a consumer's view); its output. */
+function runNode(flag: string, script: string): string {
+  return execFileSync(process.execPath, [flag, '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+  }).trim();
+}
+
 /** `@scope/name/deep/path.js` → `@scope/name`; `name/deep` → `name`. */
 function packageOf(specifier: string): string {
   const parts = specifier.split('/');
@@ -53,28 +61,18 @@ describe('package manifest', () => {
   });
 
   it('resolves and loads with import', () => {
-    const out = execFileSync(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        "const m = await import('nestjs-cors'); console.log(typeof m.CorsModule.forRoot, typeof m.Cors, typeof m.CorsPolicy.compile)",
-      ],
-      { cwd: root, encoding: 'utf8' },
+    const out = runNode(
+      '--input-type=module',
+      "const m = await import('nestjs-cors'); console.log(typeof m.CorsModule.forRoot, typeof m.Cors, typeof m.CorsPolicy.compile)",
     );
-    expect(out.trim()).toBe('function function function');
+    expect(out).toBe('function function function');
   });
 
   it('resolves and loads with require', () => {
-    const out = execFileSync(
-      process.execPath,
-      [
-        '--no-warnings',
-        '-e',
-        "const m = require('nestjs-cors'); const p = require('nestjs-cors/package.json'); console.log(typeof m.CorsModule.forRoot, p.name)",
-      ],
-      { cwd: root, encoding: 'utf8' },
+    const out = runNode(
+      '--no-warnings',
+      "const m = require('nestjs-cors'); const p = require('nestjs-cors/package.json'); console.log(typeof m.CorsModule.forRoot, p.name)",
     );
-    expect(out.trim()).toBe('function nestjs-cors');
+    expect(out).toBe('function nestjs-cors');
   });
 });
