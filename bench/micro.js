@@ -1,13 +1,13 @@
 /**
  * (g) and (e), in process: ns per decision of the nestjs-cors middleware
- * (`app.get(CorsService).handler.handle`) vs the `cors` package middleware (what
+ * (the module's mounted middleware) vs the `cors` package middleware (what
  * `app.enableCors()` mounts), on the same fake requests, with warm-up and alternating batches.
  * Run with --expose-gc (for the memory check). Prints one JSON object on stdout.
  */
 import cors from 'cors';
 import { parseArgs } from './lib/args.js';
 import { summary } from './lib/stats.js';
-import { makeAppModule, loadLibrary } from './apps/nest-app.js';
+import { makeAppModule } from './apps/nest-app.js';
 import { allowedOrigin, corsOptions, hitPath } from './apps/config.js';
 import { NestFactory } from '@nestjs/core';
 
@@ -144,11 +144,12 @@ function probe(fn, req) {
 }
 
 async function nestHandler(origins) {
-  const { CorsService } = await loadLibrary();
+  // The middleware itself, from the module's internal runtime (not part of the public API).
+  const { CorsRuntime } = await import(new URL('../dist/cors.runtime.js', import.meta.url).href);
   const AppModule = await makeAppModule({ variant: 'nestjs-cors', routes: 10, origins });
   const app = await NestFactory.create(AppModule, { logger: false });
   await app.init();
-  return { app, fn: app.get(CorsService).handler.handle };
+  return { app, fn: app.get(CorsRuntime).handler };
 }
 
 const nest10 = await nestHandler(10);

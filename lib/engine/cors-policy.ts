@@ -3,14 +3,29 @@
  * `CorsConfigError`), then each request is decided with no merging and no scan over origins.
  */
 import type { CorsPolicyOptions } from '../interfaces/cors-options.interface.js';
-import { CorsConfigError, ProblemList } from './errors.js';
+import {
+  CorsConfigError,
+  placeOf,
+  ProblemList,
+  type CorsErrorSink,
+  type CorsProblemPlace,
+} from './errors.js';
 import {
   CorsDenial,
+  DEFAULT_ORIGIN_TIMEOUT_MS,
+  MAX_ORIGIN_TIMEOUT_MS,
   OriginRule,
   OriginRuleCache,
   type OriginMode,
   type OriginVerdict,
 } from './origin-rule.js';
+import {
+  DEFAULT_METHODS,
+  decidePreflight,
+  deniedPreflight,
+  singlePolicyRoute,
+  writePreflightHeaders,
+} from './preflight.js';
 import { checkRequestHeaders, HeaderListDenial } from './request-headers.js';
 import {
   isForbiddenMethod,
@@ -47,9 +62,6 @@ export interface CorsRequestLike {
   headers: Record<string, string | string[] | undefined>;
 }
 
-/** No real method is longer; a longer Access-Control-Request-Method is refused, never echoed. */
-const MAX_METHOD_LENGTH = 64;
-const DEFAULT_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'];
 const KNOWN_KEYS = new Set([
   'origin',
   'methods',
@@ -62,10 +74,10 @@ const KNOWN_KEYS = new Set([
   'enforce',
   'privateNetwork',
   'preflightCacheControl',
+  'originTimeout',
+  // The `cors` package's alias of `allowedHeaders`.
+  'headers',
 ]);
-const VARY_PREFLIGHT_DYNAMIC =
-  'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';
-const VARY_PREFLIGHT_STATIC = 'Access-Control-Request-Method, Access-Control-Request-Headers';
 
 /** A compiled, immutable CORS policy. */
 export class CorsPolicy {
@@ -78,59 +90,48 @@ export class CorsPolicy {
   readonly preflightContinue: boolean = false;
   readonly successStatus: number = 204;
   readonly privateNetwork: boolean = false;
-  /** Swapped whole by `prepareOrigins()`: one reference, so every request sees one list. */
-  private origins!: OriginRule;
-  private exposeHeaders: string | undefined;
-  private allowHeadersValue: string | undefined;
+  /** Replaced only in a new policy (`withOrigins()`): a compiled policy never changes. */
+  private readonly origins!: OriginRule;
+  private readonly exposeHeaders: string | undefined;
+  private readonly allowHeadersValue: string | undefined;
   /** `methods` as configured, joined (or `cors`'s default list when unset). */
   readonly configuredMethods: string | undefined;
-  private maxAgeValue: string | undefined;
-  private cacheControlValue: string | undefined;
+  private readonly maxAgeValue: string | undefined;
+  private readonly cacheControlValue: string | undefined;
 
   private constructor() {}
 
-  /** Validates and compiles `options`; throws `CorsConfigError` listing every problem. */
-  static compile(options: CorsPolicyOptions = {}, where = 'policy'): CorsPolicy {
+  /**
+   * Validates and compiles `options`; throws `CorsConfigError` listing every problem. `where`
+   * names the place in messages (see `placeOf` for text); `sink` receives the run-time errors of
+   * an origin function (default: `console.error`).
+   */
+  static compile(
+    options: CorsPolicyOptions = {},
+    where: string | CorsProblemPlace = 'policy',
+    sink?: CorsErrorSink,
+  ): CorsPolicy {
     const problems = new ProblemList();
-    const policy = CorsPolicy.compileInto(options, where, problems);
+    const policy = CorsPolicy.compileInto(options, where, problems, undefined, sink);
     problems.throwIfAny();
     return policy;
   }
 
-  /** Compiles `options`, recording errors and warnings in `problems` instead of throwing. */
+  /**
+   * Compiles `options`, recording errors and warnings in `problems` instead of throwing. Policies
+   * compiled with one `originRules` cache share the rule of an identical `origin` value. The
+   * result is frozen.
+   */
   static compileInto(
     options: CorsPolicyOptions,
-    where: string,
+    where: string | CorsProblemPlace,
     problems: ProblemList,
     originRules?: OriginRuleCache,
+    sink?: CorsErrorSink,
   ): CorsPolicy {
     const p = new CorsPolicy() as unknown as Internals;
-    if (options === null || typeof options !== 'object') {
-      problems.error(where, 'CORS options must be an object');
-      return p as unknown as CorsPolicy;
-    }
-    for (const key of Object.keys(options)) {
-      if (!KNOWN_KEYS.has(key)) problems.error(where, `unknown option "${key}"`);
-    }
-    for (const key of ['credentials', 'enforce', 'preflightContinue', 'privateNetwork'] as const) {
-      const value = options[key];
-      if (value !== undefined && typeof value !== 'boolean') {
-        problems.error(where, `${key} must be true or false, got ${describeValue(value)}`);
-      }
-    }
-    p.credentials = options.credentials === true;
-    p.enforce = options.enforce === true;
-    p.preflightContinue = options.preflightContinue === true;
-    p.privateNetwork = options.privateNetwork === true;
-    p.origins = originRules
-      ? originRules.get(options.origin, p.credentials, () =>
-          OriginRule.compile(options.origin, p.credentials, where, problems),
-        )
-      : OriginRule.compile(options.origin, p.credentials, where, problems);
-    compileMethods(p, options, where, problems);
-    compileHeaders(p, options, where, problems);
-    compilePreflightExtras(p, options, where, problems);
-    return p as unknown as CorsPolicy;
+    compilePolicy(p, options, placeOf(where), problems, originRules, sink);
+    return Object.freeze(p) as unknown as CorsPolicy;
   }
 
   // ----- per request -----------------------------------------------------------------------
@@ -167,21 +168,22 @@ export class CorsPolicy {
   }
 
   /**
-   * Validates a new `origin` value against this policy (credentials included) and returns a
-   * commit function that swaps it in; throws `CorsConfigError` and changes nothing if invalid.
+   * A new policy, identical except that its origins are `origin`, validated against this policy
+   * (credentials included) with problems recorded at `where`. This policy is unchanged; when
+   * `problems` has errors, discard the result. Policies updated with one `originRules` cache
+   * share the new rule.
    */
-  prepareOrigins(
+  withOrigins(
     origin: CorsPolicyOptions['origin'],
-    where: string,
+    where: string | CorsProblemPlace,
     problems: ProblemList,
-    originRules: OriginRuleCache = new OriginRuleCache(),
-  ): () => void {
-    const next = originRules.get(origin, this.credentials, () =>
-      OriginRule.compile(origin, this.credentials, where, problems),
-    );
-    return () => {
-      this.origins = next;
-    };
+    originRules?: OriginRuleCache,
+  ): CorsPolicy {
+    const origins = this.origins.recompile(origin, placeOf(where), problems, originRules);
+    const copy = Object.assign(Object.create(CorsPolicy.prototype) as CorsPolicy, this, {
+      origins,
+    });
+    return Object.freeze(copy);
   }
 
   /** Writes the headers of an actual (non-preflight) response for `verdict`. */
@@ -197,34 +199,17 @@ export class CorsPolicy {
   }
 
   /**
-   * Checks a preflight's method and headers against the policy (the origin was allowed; whether
-   * the path serves the method is the caller's). Returns the `Access-Control-Allow-Headers`
-   * value ('' for none) or a denial.
+   * Checks a preflight's method (a valid token) and headers against the policy; whether the
+   * route serves the method is the caller's. Returns the `Access-Control-Allow-Headers` value
+   * ('' for none) or a denial.
    */
   checkPreflight(requestMethod: string, requestHeaders: string | undefined): string | CorsDenial {
-    if (requestMethod.length > MAX_METHOD_LENGTH || !isToken(requestMethod))
-      return new CorsDenial('Access-Control-Request-Method is not a valid method');
-    if (isForbiddenMethod(requestMethod)) {
-      return new CorsDenial(`method ${requestMethod} is forbidden by the Fetch Standard`);
-    }
     if (this.methods !== '*' && this.methods !== null && !this.methods.has(requestMethod)) {
       return new CorsDenial(`method ${requestMethod} is not allowed by the policy`);
     }
     const headers = checkRequestHeaders(requestHeaders, this.allowedHeaders);
     if (headers instanceof HeaderListDenial) return new CorsDenial(headers.reason);
     return this.allowHeadersValue ?? headers;
-  }
-
-  /** `Access-Control-Allow-Methods` for `requestMethod` given the served methods ('ALL' = any). */
-  private allowMethodsOf(requestMethod: string, served: readonly string[] | undefined): string {
-    if (this.methods === '*') return requestMethod;
-    // An `@All()` route serves whatever the policy lists.
-    if (served === undefined || (served.includes('ALL') && this.methods !== null)) {
-      return this.configuredMethods as string;
-    }
-    const listed = served.filter((m) => m !== 'ALL' && this.allowsMethod(m));
-    if (!listed.includes(requestMethod)) listed.push(requestMethod);
-    return listed.join(', ');
   }
 
   /** Would a preflight asking for these headers (a comma-separated list) be allowed? */
@@ -237,76 +222,42 @@ export class CorsPolicy {
     return this.methods === null || this.methods === '*' || this.methods.has(method);
   }
 
-  /** Writes a successful preflight's headers (status and body are the caller's). */
-  writePreflight(
-    res: HeaderTarget,
-    allowOrigin: string,
-    allowMethods: string,
-    allowHeaders: string,
-    privateNetworkRequested: boolean,
-  ): void {
-    res.setHeader('Access-Control-Allow-Origin', allowOrigin);
-    if (this.credentials) res.setHeader('Access-Control-Allow-Credentials', 'true');
-    if (allowMethods.length > 0) res.setHeader('Access-Control-Allow-Methods', allowMethods);
-    if (allowHeaders.length > 0) res.setHeader('Access-Control-Allow-Headers', allowHeaders);
-    if (this.maxAgeValue !== undefined) res.setHeader('Access-Control-Max-Age', this.maxAgeValue);
-    if (this.cacheControlValue !== undefined)
-      res.setHeader('Cache-Control', this.cacheControlValue);
-    if (this.privateNetwork && privateNetworkRequested) {
-      res.setHeader('Access-Control-Allow-Private-Network', 'true');
-    }
-    this.writePreflightVary(res);
-  }
-
-  /** `Vary` of every preflight answer, allowed or denied (defence against caching intermediaries). */
-  writePreflightVary(res: HeaderTarget): void {
-    const vary = this.varyOrigin ? VARY_PREFLIGHT_DYNAMIC : VARY_PREFLIGHT_STATIC;
-    appendVary(res, this.privateNetwork ? `${vary}, Access-Control-Request-Private-Network` : vary);
-  }
-
   /**
-   * The whole decision for one request, as a plain object: for use without Nest. `servedMethods`
-   * (optional) narrows `Access-Control-Allow-Methods` to what the target route serves.
+   * The whole decision for one request, as a plain object: for use without Nest. The preflight
+   * is decided by the same code as in the module. `servedMethods` (optional) are the methods of
+   * the route the request goes to (`'ALL'`: any); without them the policy's `methods`, or the
+   * `cors` default list, are what is served.
    */
   async decide(request: CorsRequestLike, servedMethods?: readonly string[]): Promise<CorsDecision> {
     const origin = single(request.headers['origin']);
     const requestMethod = single(request.headers['access-control-request-method']);
     const recorder = new HeaderRecorder();
     if (request.method === 'OPTIONS' && origin !== undefined && requestMethod !== undefined) {
-      const deny = (d: CorsDenial): CorsDecision => {
-        const vary = new HeaderRecorder();
-        this.writePreflightVary(vary);
-        return {
-          kind: 'preflight',
-          allowed: false,
-          status: 403,
-          headers: {},
-          vary: vary.vary,
-          reason: d.reason,
-        };
-      };
-      const verdict = await this.checkOrigin(origin, request);
-      if (typeof verdict !== 'string') return deny(verdict);
-      const allowHeaders = this.checkPreflight(
-        requestMethod,
-        headerList(request.headers['access-control-request-headers']),
-      );
-      if (typeof allowHeaders !== 'string') return deny(allowHeaders);
-      // Without route information the policy's own list (or `cors`'s default list) applies.
-      const served = servedMethods ?? (this.methods === null ? DEFAULT_METHODS : undefined);
-      if (served !== undefined && !served.includes(requestMethod) && !served.includes('ALL')) {
-        const where = servedMethods === undefined ? 'allowed by default' : 'served at this path';
-        return deny(new CorsDenial(`method ${requestMethod} is not ${where}`));
-      }
-      const allowMethods = this.allowMethodsOf(requestMethod, served);
-      const pna = single(request.headers['access-control-request-private-network']) === 'true';
-      this.writePreflight(recorder, verdict, allowMethods, allowHeaders, pna);
+      const route = singlePolicyRoute(this, servedMethods);
+      const answer =
+        servedMethods === undefined ||
+        servedMethods.includes(requestMethod) ||
+        servedMethods.includes('ALL')
+          ? await decidePreflight(
+              {
+                origin,
+                method: requestMethod,
+                headers: headerList(request.headers['access-control-request-headers']),
+                privateNetwork:
+                  single(request.headers['access-control-request-private-network']) === 'true',
+                request,
+              },
+              route,
+            )
+          : deniedPreflight(route, `method ${requestMethod} is not served at this path`);
+      writePreflightHeaders(recorder, answer);
       return {
         kind: 'preflight',
-        allowed: true,
-        status: this.successStatus,
+        allowed: answer.allowed,
+        status: answer.allowed ? answer.status : 403,
         headers: recorder.headers,
         vary: recorder.vary,
+        ...(!answer.allowed && { reason: answer.reason }),
       };
     }
     const verdict = await this.checkOrigin(origin, request);
@@ -319,6 +270,16 @@ export class CorsPolicy {
       vary: recorder.vary,
       reason: typeof verdict === 'string' ? undefined : verdict.reason,
     };
+  }
+
+  /** `Access-Control-Max-Age` of a successful preflight, if configured. */
+  get maxAgeHeader(): string | undefined {
+    return this.maxAgeValue;
+  }
+
+  /** `Cache-Control` of a successful preflight, if configured. */
+  get cacheControlHeader(): string | undefined {
+    return this.cacheControlValue;
   }
 
   /** A description of the policy, for reports and debugging. */
@@ -362,10 +323,147 @@ type Internals = Mutable<CorsPolicy> & {
   cacheControlValue: string | undefined;
 };
 
+const BOOLEAN_KEYS = ['credentials', 'enforce', 'preflightContinue', 'privateNetwork'] as const;
+
+/** Validates `options` and fills the fresh policy `p` (frozen by the caller). */
+function compilePolicy(
+  p: Internals,
+  given: CorsPolicyOptions,
+  where: CorsProblemPlace,
+  problems: ProblemList,
+  originRules: OriginRuleCache | undefined,
+  sink: CorsErrorSink | undefined,
+): void {
+  const options = checkOptionsObject(given, where, problems) ? given : {};
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_KEYS.has(key)) {
+      problems.error(where, 'unknown-option', `unknown option "${key}"`, key);
+    }
+  }
+  for (const key of BOOLEAN_KEYS) {
+    const value = options[key];
+    if (value !== undefined && typeof value !== 'boolean') {
+      problems.error(
+        where,
+        'invalid-boolean',
+        `${key} must be true or false, got ${describeValue(value)}`,
+        value,
+      );
+    }
+  }
+  p.credentials = options.credentials === true;
+  p.enforce = options.enforce === true;
+  p.preflightContinue = options.preflightContinue === true;
+  p.privateNetwork = options.privateNetwork === true;
+  const timeoutMs = compileOriginTimeout(options.originTimeout, where, problems);
+  const compileOrigins = () =>
+    OriginRule.compile(options.origin, p.credentials, where, problems, sink, {
+      timeoutMs,
+      label: originRules?.label,
+    });
+  p.origins = originRules
+    ? originRules.get(options.origin, p.credentials, timeoutMs, compileOrigins)
+    : compileOrigins();
+  compileMethods(p, options, where, problems);
+  compileHeaders(p, options, where, problems);
+  compilePreflightExtras(p, options, where, problems);
+}
+
+/**
+ * Options must be a plain object. A function is most likely the `enableCors` options delegate
+ * `(req, callback) => callback(null, options)`, which this module does not call.
+ */
+export function checkOptionsObject(
+  options: unknown,
+  where: CorsProblemPlace,
+  problems: ProblemList,
+): options is CorsPolicyOptions {
+  if (typeof options === 'function') {
+    problems.error(
+      where,
+      'options-not-object',
+      'CORS options must be an object, got a function: the enableCors options delegate (req, callback) => … is not supported; give the options, with an origin function (origin, req) => boolean for per-request decisions',
+      options,
+    );
+    return false;
+  }
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    problems.error(
+      where,
+      'options-not-object',
+      `CORS options must be an object, got ${Array.isArray(options) ? 'an array' : describeValue(options)}`,
+      options,
+    );
+    return false;
+  }
+  return true;
+}
+
+function compileOriginTimeout(
+  value: unknown,
+  where: CorsProblemPlace,
+  problems: ProblemList,
+): number {
+  if (value === undefined) return DEFAULT_ORIGIN_TIMEOUT_MS;
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < 1 ||
+    value > MAX_ORIGIN_TIMEOUT_MS
+  ) {
+    problems.error(
+      where,
+      'invalid-origin-timeout',
+      `originTimeout must be an integer number of milliseconds in 1..${MAX_ORIGIN_TIMEOUT_MS}, got ${describeValue(value)}`,
+      value,
+    );
+    return DEFAULT_ORIGIN_TIMEOUT_MS;
+  }
+  return value;
+}
+
+/**
+ * The items of a `methods`/`allowedHeaders`/`exposedHeaders` list (`'a, b'` or `['a', 'b']`), or
+ * undefined after reporting it: not a string or string array, or an empty item (`'a,,b'`, `''`).
+ */
+function listItems(
+  value: unknown,
+  key: string,
+  where: CorsProblemPlace,
+  problems: ProblemList,
+): string[] | undefined {
+  const items = typeof value === 'string' || Array.isArray(value) ? splitList(value) : undefined;
+  if (items === undefined) {
+    problems.error(
+      where,
+      'invalid-list',
+      `${key} must be a string or an array of strings, got ${describeValue(value)}`,
+      value,
+    );
+    return undefined;
+  }
+  if (items.includes('')) {
+    problems.error(
+      where,
+      'empty-list-item',
+      `${key} has an empty item in ${describeList(value)}: remove it (or the extra comma)`,
+      value,
+    );
+    return items.filter((item) => item.length > 0);
+  }
+  return items;
+}
+
+function describeList(value: unknown): string {
+  return Array.isArray(value)
+    ? `[${value.map((v) => describeValue(v)).join(', ')}]`
+    : describeValue(value);
+}
+
 function compileMethods(
   pp: Mutable<CorsPolicy>,
   options: CorsPolicyOptions,
-  where: string,
+  where: CorsProblemPlace,
   problems: ProblemList,
 ): void {
   const p = pp as Internals;
@@ -374,15 +472,8 @@ function compileMethods(
     p.configuredMethods = DEFAULT_METHODS.join(', ');
     return;
   }
-  if (typeof options.methods !== 'string' && !Array.isArray(options.methods)) {
-    problems.error(where, 'methods must be a string or an array of strings');
-    return;
-  }
-  const names = splitList(options.methods);
-  if (names === undefined) {
-    problems.error(where, 'methods must be a string or an array of strings');
-    return;
-  }
+  const names = listItems(options.methods, 'methods', where, problems);
+  if (names === undefined) return;
   if (names.includes('*')) {
     p.methods = '*';
     return;
@@ -390,18 +481,30 @@ function compileMethods(
   const set = new Set<string>();
   for (const raw of names) {
     if (!isToken(raw)) {
-      problems.error(where, `method ${JSON.stringify(raw)} is not a valid method token`);
+      problems.error(
+        where,
+        'invalid-method',
+        `method ${JSON.stringify(raw)} is not a valid method token`,
+        raw,
+      );
       continue;
     }
     if (isForbiddenMethod(raw)) {
-      problems.error(where, `method ${raw} is forbidden: browsers never send it`);
+      problems.error(
+        where,
+        'forbidden-method',
+        `method ${raw} is forbidden: browsers never send it`,
+        raw,
+      );
       continue;
     }
     const method = normalizeMethod(raw);
     if (method !== method.toUpperCase()) {
       problems.warn(
         where,
+        'method-not-upper-case',
         `method "${method}" is not upper case: method names are case-sensitive and browsers send "${method}" only if the page wrote it so`,
+        raw,
       );
     }
     set.add(method);
@@ -411,26 +514,24 @@ function compileMethods(
 }
 
 function compileHeaderNames(
-  value: string | string[] | undefined,
+  value: unknown,
   key: string,
-  where: string,
+  where: CorsProblemPlace,
   problems: ProblemList,
 ): string[] | '*' | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' && !Array.isArray(value)) {
-    problems.error(where, `${key} must be a string or an array of strings`);
-    return undefined;
-  }
-  const names = splitList(value);
-  if (names === undefined) {
-    problems.error(where, `${key} must be a string or an array of strings`);
-    return undefined;
-  }
+  const names = listItems(value, key, where, problems);
+  if (names === undefined) return undefined;
   if (names.includes('*')) return '*';
   const out: string[] = [];
   for (const name of names) {
     if (!isToken(name)) {
-      problems.error(where, `${key}: ${JSON.stringify(name)} is not a valid header name`);
+      problems.error(
+        where,
+        'invalid-header-name',
+        `${key}: ${JSON.stringify(name)} is not a valid header name`,
+        name,
+      );
       continue;
     }
     const lower = name.toLowerCase();
@@ -439,14 +540,48 @@ function compileHeaderNames(
   return out;
 }
 
+/**
+ * `allowedHeaders`, or its `cors` alias `headers`. Both given: they must name the same headers
+ * (case, spaces and order aside).
+ */
+function allowedHeadersOption(
+  options: CorsPolicyOptions,
+  where: CorsProblemPlace,
+  problems: ProblemList,
+): { value: unknown; key: string } {
+  const { allowedHeaders, headers } = options;
+  if (headers === undefined) return { value: allowedHeaders, key: 'allowedHeaders' };
+  if (allowedHeaders === undefined) return { value: headers, key: 'headers' };
+  const names = namesKey(allowedHeaders);
+  if (names === undefined || names !== namesKey(headers)) {
+    problems.error(
+      where,
+      'conflicting-headers-alias',
+      `headers (the cors alias of allowedHeaders) is ${describeList(headers)} but allowedHeaders is ${describeList(allowedHeaders)}: give allowedHeaders only`,
+      headers,
+    );
+  }
+  return { value: allowedHeaders, key: 'allowedHeaders' };
+}
+
+/** A header list as a set (case, spaces and order aside), for comparison. */
+function namesKey(value: unknown): string | undefined {
+  if (typeof value !== 'string' && !Array.isArray(value)) return undefined;
+  return splitList(value)
+    ?.map((n) => n.toLowerCase())
+    .sort()
+    .join(',');
+}
+
 function compileHeaders(
   pp: Mutable<CorsPolicy>,
   options: CorsPolicyOptions,
-  where: string,
+  where: CorsProblemPlace,
   problems: ProblemList,
 ): void {
   const p = pp as Internals;
-  const allowed = compileHeaderNames(options.allowedHeaders, 'allowedHeaders', where, problems);
+  const option = allowedHeadersOption(options, where, problems);
+  const allowed = compileHeaderNames(option.value, option.key, where, problems);
   if (allowed === undefined || allowed === '*') {
     p.allowedHeaders = null; // echo the request's list (never a literal '*': Authorization)
   } else {
@@ -458,14 +593,21 @@ function compileHeaders(
     if (p.credentials) {
       problems.warn(
         where,
+        'exposed-wildcard-with-credentials',
         "exposedHeaders '*' with credentials exposes only a header literally named '*': list the headers",
+        options.exposedHeaders,
       );
     }
     p.exposeHeaders = '*';
   } else if (exposed !== undefined) {
     for (const name of exposed) {
       if (name === 'set-cookie' || name === 'set-cookie2') {
-        problems.error(where, `exposedHeaders: ${name} can never be exposed to a page`);
+        problems.error(
+          where,
+          'exposed-set-cookie',
+          `exposedHeaders: ${name} can never be exposed to a page`,
+          name,
+        );
       }
     }
     const useful = exposed.filter((n) => !SAFELISTED_RESPONSE_HEADERS.has(n));
@@ -476,7 +618,7 @@ function compileHeaders(
 function compilePreflightExtras(
   pp: Mutable<CorsPolicy>,
   options: CorsPolicyOptions,
-  where: string,
+  where: CorsProblemPlace,
   problems: ProblemList,
 ): void {
   const p = pp as Internals;
@@ -485,13 +627,17 @@ function compilePreflightExtras(
     if (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 0 || maxAge > 86400) {
       problems.error(
         where,
+        'invalid-max-age',
         `maxAge must be an integer number of seconds in 0..86400, got ${describeValue(maxAge)}`,
+        maxAge,
       );
     } else {
       if (maxAge > 7200) {
         problems.warn(
           where,
+          'max-age-above-browser-cap',
           `maxAge ${maxAge} is above what Chromium honours (7200 s; Safari 600 s)`,
+          maxAge,
         );
       }
       p.maxAgeValue = String(maxAge);
@@ -502,7 +648,9 @@ function compilePreflightExtras(
     if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 299) {
       problems.error(
         where,
+        'invalid-success-status',
         `optionsSuccessStatus must be 200..299 (browsers fail any other preflight status), got ${describeValue(status)}`,
+        status,
       );
     } else {
       p.successStatus = status;
@@ -514,7 +662,9 @@ function compilePreflightExtras(
       if (!Number.isInteger(cacheControl) || cacheControl < 0) {
         problems.error(
           where,
+          'invalid-cache-control',
           `preflightCacheControl must be a non-negative integer, got ${cacheControl}`,
+          cacheControl,
         );
       } else {
         p.cacheControlValue = `max-age=${cacheControl}`;
@@ -522,7 +672,9 @@ function compilePreflightExtras(
     } else if (typeof cacheControl !== 'string' || !/^[\x20-\x7e]+$/.test(cacheControl)) {
       problems.error(
         where,
+        'invalid-cache-control',
         'preflightCacheControl must be a number of seconds or a printable header value',
+        cacheControl,
       );
     } else {
       p.cacheControlValue = cacheControl;

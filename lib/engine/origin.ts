@@ -3,7 +3,7 @@
  * the request's `Origin` per request (Fetch §3.2 serialized origin, cors-rules §1.5, §1.12, §2).
  */
 import { domainToASCII } from 'node:url';
-import type { ProblemList } from './errors.js';
+import type { CorsProblemPlace, ProblemList } from './errors.js';
 
 /** 64 (scheme) + 3 + 253 (host) + 1 + 5 (port): nothing longer is a serialized origin. */
 export const MAX_ORIGIN_LENGTH = 326;
@@ -56,9 +56,10 @@ export type ParsedOriginEntry =
   | { kind: 'null' }
   /** file: pages send `Origin: null`: a configured `file://…` never matches. */
   | { kind: 'file' }
-  | { kind: 'exact'; origin: string }
+  /** `cleartext`: `http:` on a host that is not loopback (cookies would travel in clear). */
+  | { kind: 'exact'; origin: string; cleartext: boolean }
   /** `scheme://*.suffix[:port|:*]` or `scheme://host:*`, stored as the lookup key. */
-  | { kind: 'pattern'; key: string; display: string; publicSuffix: boolean };
+  | { kind: 'pattern'; key: string; display: string; publicSuffix: boolean; cleartext: boolean };
 
 /** Result of the per-request origin scan: indexes into the string, no substrings. */
 interface OriginParts {
@@ -218,20 +219,22 @@ export function matchesPattern(origin: string, patterns: ReadonlySet<string>): b
  */
 export function parseConfiguredOrigin(
   raw: string,
-  where: string,
+  where: CorsProblemPlace,
   problems: ProblemList,
 ): ParsedOriginEntry | undefined {
   const quoted = JSON.stringify(raw);
   if (raw === '*') return { kind: 'any' };
   if (raw === 'null') return { kind: 'null' };
   if (raw.length === 0) {
-    problems.error(where, 'an empty string is not an origin');
+    problems.error(where, 'empty-origin', 'an empty string is not an origin', raw);
     return undefined;
   }
   if (/[\s,]/.test(raw)) {
     problems.error(
       where,
+      'origin-has-several-values',
       `origin ${quoted} holds several values or whitespace: give one origin per array item`,
+      raw,
     );
     return undefined;
   }
@@ -240,12 +243,16 @@ export function parseConfiguredOrigin(
     if (raw.startsWith('*.')) {
       problems.error(
         where,
+        'origin-bare-wildcard',
         `origin ${quoted} is a bare wildcard: write the scheme, e.g. "https://${raw}"`,
+        raw,
       );
     } else {
       problems.error(
         where,
+        'origin-without-scheme',
         `origin ${quoted} has no scheme: an origin is scheme://host[:port], e.g. "https://${raw.replace(/^\/+/, '')}"`,
+        raw,
       );
     }
     return undefined;
@@ -255,16 +262,23 @@ export function parseConfiguredOrigin(
   if (scheme === 'file') return { kind: 'file' };
   const pathAt = rest.search(/[/?#]/);
   if (pathAt !== -1) {
-    const what =
-      rest.slice(pathAt) === '/' ? 'a trailing slash' : `a path ("${rest.slice(pathAt)}")`;
+    const slash = rest.slice(pathAt) === '/';
+    const what = slash ? 'a trailing slash' : `a path ("${rest.slice(pathAt)}")`;
     problems.error(
       where,
+      slash ? 'origin-has-trailing-slash' : 'origin-has-path',
       `origin ${quoted} has ${what}: browsers send the origin only, "${scheme}://${rest.slice(0, pathAt)}"`,
+      raw,
     );
     return undefined;
   }
   if (rest.includes('@')) {
-    problems.error(where, `origin ${quoted} has user info: an origin is scheme://host[:port]`);
+    problems.error(
+      where,
+      'origin-has-userinfo',
+      `origin ${quoted} has user info: an origin is scheme://host[:port]`,
+      raw,
+    );
     return undefined;
   }
   // Split host and port ("[v6]:port" or "host:port").
@@ -279,13 +293,20 @@ export function parseConfiguredOrigin(
   }
   if (port !== undefined && port !== '*') {
     if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535) {
-      problems.error(where, `origin ${quoted} has an invalid port "${port}"`);
+      problems.error(
+        where,
+        'origin-invalid-port',
+        `origin ${quoted} has an invalid port "${port}"`,
+        raw,
+      );
       return undefined;
     }
     if (DEFAULT_PORTS[scheme] === String(Number(port))) {
       problems.error(
         where,
+        'origin-default-port',
         `origin ${quoted} has the default port: browsers never send it, write "${scheme}://${host}"`,
+        raw,
       );
       return undefined;
     }
@@ -301,20 +322,29 @@ export function parseConfiguredOrigin(
   if (host.includes('*')) {
     problems.error(
       where,
+      'origin-invalid-wildcard',
       `origin ${quoted}: "*" is only allowed as the whole leftmost label ("https://*.example.com") or as the port (":*")`,
+      raw,
     );
     return undefined;
   }
   const canonicalHost = canonicalHostOf(scheme, host);
   if (canonicalHost === undefined) {
-    problems.error(where, `origin ${quoted} has an invalid host "${host}"`);
+    problems.error(
+      where,
+      'origin-invalid-host',
+      `origin ${quoted} has an invalid host "${host}"`,
+      raw,
+    );
     return undefined;
   }
   if (wildcard) {
     if (canonicalHost.startsWith('[') || /^[0-9.]+$/.test(canonicalHost)) {
       problems.error(
         where,
+        'origin-ip-wildcard',
         `origin ${quoted}: a subdomain wildcard over an IP address matches nothing`,
+        raw,
       );
       return undefined;
     }
@@ -325,13 +355,26 @@ export function parseConfiguredOrigin(
       key: `${scheme}://*.${canonicalHost}${portKey}`,
       display,
       publicSuffix,
+      // Every name under `localhost` is loopback (browsers resolve `*.localhost` locally).
+      cleartext: scheme === 'http' && canonicalHost !== 'localhost',
     };
   }
+  const cleartext = scheme === 'http' && !isLoopbackHost(canonicalHost);
   if (port === '*') {
     const display = `${scheme}://${canonicalHost}:*`;
-    return { kind: 'pattern', key: display, display, publicSuffix: false };
+    return { kind: 'pattern', key: display, display, publicSuffix: false, cleartext };
   }
-  return { kind: 'exact', origin: `${scheme}://${canonicalHost}${portKey}` };
+  return { kind: 'exact', origin: `${scheme}://${canonicalHost}${portKey}`, cleartext };
+}
+
+/** `localhost`, `*.localhost`, 127.0.0.0/8 and `[::1]`: traffic that never leaves the machine. */
+function isLoopbackHost(host: string): boolean {
+  return (
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    host === '[::1]' ||
+    /^127\.[0-9]+\.[0-9]+\.[0-9]+$/.test(host)
+  );
 }
 
 /** Lowercase, punycode (IDN) and compressed IPv6, as the browser serializes the host. */

@@ -48,21 +48,25 @@ export const SAFELISTED_RESPONSE_HEADERS = new Set([
 ]);
 
 /**
- * Splits `'a, b'` or `['a', 'b']` (what `cors` accepts) into trimmed, non-empty items; undefined
- * when an array item is not a string.
+ * Splits `'a, b'` or `['a', 'b']` (what `cors` accepts) into trimmed items, empty ones included
+ * (`'a,,b'` gives `['a', '', 'b']`: the caller reports them); undefined when an array item is not
+ * a string.
  */
 export function splitList(value: string | readonly unknown[]): string[] | undefined {
   if (typeof value !== 'string' && !value.every((v) => typeof v === 'string')) return undefined;
   const items =
     typeof value === 'string' ? value.split(',') : (value as string[]).flatMap((v) => v.split(','));
-  return items.map((v) => v.trim()).filter((v) => v.length > 0);
+  return items.map((v) => v.trim());
 }
 
 /** A configuration value in a message, whatever it is (never throws). */
 export function describeValue(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  let text: string;
   try {
-    return typeof value === 'string' ? JSON.stringify(value) : String(value);
+    text = typeof value === 'string' ? JSON.stringify(value) : String(value);
   } catch {
-    return Object.prototype.toString.call(value);
+    text = Object.prototype.toString.call(value);
   }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

@@ -1,23 +1,31 @@
-/** The one place that knows the HTTP adapter: how to mount the middleware, whose request it is. */
+/**
+ * The seam between the module and the HTTP adapter: one small module per adapter says how to
+ * mount the middleware, how to read a request, and how its router matches paths.
+ */
 import type { HttpServer } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RouterMirrorFactory } from '../routing/policy-table.js';
+import { expressAdapter } from './express.js';
 
-type NodeMiddleware = (req: any, res: ServerResponse, next: (err?: unknown) => void) => void;
+export type NodeMiddleware = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (err?: unknown) => void,
+) => void;
 
-export function mountOnAdapter(adapter: HttpServer, middleware: NodeMiddleware): void {
-  const type = adapter.getType();
-  if (type !== 'express') {
-    throw new Error(`nestjs-cors supports the Express adapter; this application uses "${type}"`);
-  }
-  // Express: a root-level app.use(), so every path is covered, outside a global prefix too.
-  adapter.use(middleware as (req: IncomingMessage, res: ServerResponse, next: () => void) => void);
+export interface CorsAdapter {
+  /** Mounts the middleware before every route, guard and Nest middleware. */
+  mount(middleware: NodeMiddleware): void;
+  /** The path the router matches (no query string), or undefined when it cannot parse one. */
+  pathOf(req: IncomingMessage): string | undefined;
+  /** `http` or `https`, as the application sees it (trusted proxies included). */
+  protocolOf(req: IncomingMessage): string;
+  /** Builds the router mirror (called once the application's router exists). */
+  routerFactory(): RouterMirrorFactory;
 }
 
-/**
- * Did this request arrive through `adapter`'s application? A controller class can serve several
- * applications in one process (test suites), and the guard must act only in its own.
- */
-export function isRequestOf(adapter: HttpServer, req: object): boolean {
-  // Express sets `req.app` to the application that is handling the request.
-  return (req as { app?: unknown }).app === adapter.getInstance();
+export function corsAdapterFor(httpAdapter: HttpServer): CorsAdapter {
+  const type = httpAdapter.getType();
+  if (type === 'express') return expressAdapter(httpAdapter);
+  throw new Error(`nestjs-cors supports the Express adapter; this application uses "${type}"`);
 }

@@ -1,14 +1,19 @@
-import { ForbiddenException, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import type { ServerResponse } from 'node:http';
-import { CorsDenial, type CorsPolicy, type OriginVerdict } from '../engine/cors-policy.js';
-import { isSameOrigin } from '../engine/origin.js';
-import type { RouteTarget } from '../routing/path-index.js';
 import {
-  CORS_POLICY,
+  ForbiddenException,
+  Injectable,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import { CorsRuntime } from '../cors.runtime.js';
+import { CorsDenial, type OriginVerdict } from '../engine/cors-policy.js';
+import type { TableRoute } from '../routing/policy-table.js';
+import {
   CORS_PREFLIGHT,
-  CORS_VERDICT,
+  CORS_STATE,
   type CorsRequest,
-} from './cors-request-handler.js';
+  type CorsRequestState,
+} from './cors-middleware.js';
 
 const CORS_RESPONSE_HEADERS = [
   'Access-Control-Allow-Origin',
@@ -16,64 +21,84 @@ const CORS_RESPONSE_HEADERS = [
   'Access-Control-Expose-Headers',
 ];
 
-/** Where the guard finds a handler's route and policy. */
-export interface CorsTargets {
-  /** The handler's route in this application, or undefined (another application's request). */
-  targetOf(handler: Function, req: object): RouteTarget | undefined;
-}
-
 /**
- * Knows the exact handler: corrects what the path could not decide (host-bound controllers,
- * header or media-type versioning) and enforces `enforce: true` with a 403. The module puts it
- * on the handlers that need it, and only those: a route without it pays nothing.
+ * `enforce: true`: a cross-origin request from an origin the route's policy refuses gets Nest's
+ * 403 (`ForbiddenException`, through the app's exception filters) before the handler. Registered
+ * by the module as a global guard; it returns at once for handlers whose policies do not enforce.
+ * It knows the exact handler, so it also corrects the rare request whose URL changed after the
+ * middleware decided (a Nest middleware rewriting `req.url`).
  */
+@Injectable()
 export class CorsGuard implements CanActivate {
-  constructor(private readonly cors: CorsTargets) {}
+  constructor(private readonly runtime: CorsRuntime) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
+    const routes = this.runtime.table?.enforcedRoutesOf(context.getHandler());
+    if (routes === undefined) return true;
     const req = context.switchToHttp().getRequest<CorsRequest>();
     if (req[CORS_PREFLIGHT]) return true;
-    const target = this.cors.targetOf(context.getHandler(), req);
-    if (target === undefined) return true;
-    const policy = target.policy;
-    if (target.verify && (req[CORS_POLICY] ?? null) !== policy) {
-      // The middleware applied another handler's policy at this path: redo it for this one.
-      const res = context.switchToHttp().getResponse<ServerResponse>();
-      for (const name of CORS_RESPONSE_HEADERS) res.removeHeader(name);
-      req[CORS_POLICY] = policy ?? undefined;
-      req[CORS_VERDICT] = undefined;
-      if (policy === null) return true;
-      const verdict = policy.checkOrigin(req.headers.origin, req);
-      const apply = (v: OriginVerdict): boolean => {
-        if (!res.headersSent) policy.writeActual(res, v);
-        req[CORS_VERDICT] = v;
-        return this.enforce(req, policy, v);
-      };
-      return isSettled(verdict) ? apply(verdict) : verdict.then(apply);
+    const route = exactRoute(routes, context.getClass(), req);
+    if (route?.policy == null || !route.policy.enforce) return true;
+    const state = req[CORS_STATE];
+    if (state !== undefined && state.policy === route.policy)
+      return this.enforce(req, state.verdict);
+    const res = context.switchToHttp().getResponse<ServerResponse>();
+    const verdict = route.policy.checkOrigin(req.headers.origin, req);
+    if (typeof verdict === 'string' || verdict instanceof CorsDenial) {
+      return this.enforce(req, redo(req, res, route, verdict));
     }
-    if (policy === null || !policy.enforce) return true;
-    // The verdict is on the request when the middleware had to keep it (origin function).
-    const verdict = req[CORS_VERDICT] ?? policy.checkOrigin(req.headers.origin, req);
-    return isSettled(verdict)
-      ? this.enforce(req, policy, verdict)
-      : verdict.then((v) => this.enforce(req, policy, v));
+    return verdict.then((settled) => this.enforce(req, redo(req, res, route, settled)));
   }
 
-  private enforce(req: CorsRequest, policy: CorsPolicy, verdict: OriginVerdict): boolean {
-    if (!policy.enforce || typeof verdict === 'string') return true;
+  private enforce(req: CorsRequest, verdict: OriginVerdict): boolean {
     const origin = req.headers.origin;
-    if (origin === undefined) return true;
-    const expressProtocol = (req as unknown as { protocol?: string }).protocol;
-    const protocol =
-      expressProtocol ?? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
-    if (isSameOrigin(origin, protocol, req.headers.host)) return true;
+    if (typeof verdict === 'string' || origin === undefined) return true;
+    if (this.runtime.isSameOrigin(req, origin)) return true;
     throw new ForbiddenException(
       `CORS: origin ${JSON.stringify(origin.slice(0, 200))} is not allowed`,
     );
   }
 }
 
-export function isSettled(v: OriginVerdict | Promise<OriginVerdict>): v is OriginVerdict {
-  return typeof v === 'string' || v instanceof CorsDenial;
+/**
+ * Which of the handler's routes is running: the middleware's choice when it is one of them, else
+ * the one of this controller class at the path the router matched.
+ */
+function exactRoute(
+  routes: readonly TableRoute[],
+  controller: Function,
+  req: CorsRequest,
+): TableRoute | undefined {
+  const chosen = req[CORS_STATE]?.route;
+  if (chosen !== undefined && chosen.controller === controller && routes.includes(chosen)) {
+    return chosen;
+  }
+  const own = routes.filter((r) => r.controller === controller);
+  const matched = (req as { route?: { path?: unknown } }).route?.path;
+  return own.find((r) => r.path === matched) ?? own[0];
+}
+
+/** The middleware decided with another route's policy: write this one's headers instead. */
+function redo(
+  req: CorsRequest,
+  res: ServerResponse,
+  route: TableRoute,
+  verdict: OriginVerdict,
+): OriginVerdict {
+  const policy = route.policy!;
+  if (!res.headersSent) {
+    for (const name of CORS_RESPONSE_HEADERS) res.removeHeader(name);
+    policy.writeActual(res, verdict);
+  }
+  const state: CorsRequestState | undefined = req[CORS_STATE];
+  if (state !== undefined) {
+    // The header hook reads this state just before the headers go out.
+    state.route = route;
+    state.policy = policy;
+    state.verdict = verdict;
+  } else {
+    req[CORS_STATE] = { route, policy, verdict };
+  }
+  return verdict;
 }

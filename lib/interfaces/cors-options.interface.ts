@@ -2,6 +2,12 @@
  * The node-style origin function of the `cors` package (what `app.enableCors()` accepts), or a
  * predicate that returns a boolean or a Promise of one. The second argument is both the callback
  * of the `cors` style and the incoming request (its properties read through to the request).
+ *
+ * Every outcome is an answer: `true` allows, `false` refuses, a Promise settles to one of those;
+ * returning nothing means the callback answers (`true`/`false`, an origin string, a RegExp, or an
+ * array of strings and RegExps, as `cors` reads them; `'*'` is refused with credentials). Any
+ * other value, a throw, a rejection, or no answer within `originTimeout` refuses the request and
+ * is logged at error level with where the function was declared. Called at most once per request.
  */
 export type CorsOriginFunction = (
   requestOrigin: string | undefined,
@@ -11,7 +17,7 @@ export type CorsOriginFunction = (
 
 export type CorsOriginCallback = (
   err: Error | null,
-  origin?: boolean | string | RegExp | Array<boolean | string | RegExp>,
+  origin?: boolean | string | RegExp | Array<string | RegExp>,
 ) => void;
 
 export type CorsStaticOrigin = boolean | string | RegExp | Array<string | RegExp>;
@@ -32,6 +38,12 @@ export interface CorsPolicyOptions {
   methods?: string | string[];
   /** Request headers a preflight may ask for. Default: any (the request's list is echoed). */
   allowedHeaders?: string | string[];
+  /**
+   * The `cors` package's alias of `allowedHeaders`, accepted so that `enableCors()` options work
+   * unchanged. Giving both with different values is an error.
+   * @deprecated Use `allowedHeaders`.
+   */
+  headers?: string | string[];
   /** Response headers the page may read (`Access-Control-Expose-Headers`). */
   exposedHeaders?: string | string[];
   /** Send `Access-Control-Allow-Credentials: true` (cookies, HTTP auth, client certificates). */
@@ -48,6 +60,11 @@ export interface CorsPolicyOptions {
   privateNetwork?: boolean;
   /** `Cache-Control` on successful preflights: seconds (`max-age=N`) or a raw value. */
   preflightCacheControl?: string | number;
+  /**
+   * How long an origin function may take to answer, in milliseconds (an integer in 1..60000).
+   * Past it the request is refused and an error is logged. Default 3000.
+   */
+  originTimeout?: number;
 }
 
 export interface CorsModuleOptions extends CorsPolicyOptions {

@@ -3,9 +3,20 @@
  * key by key (arrays replaced), named policies expanded at their level, the most specific `false`
  * or options winning. Computed once at boot; each distinct merge is compiled once.
  */
-import { CorsPolicy } from '../engine/cors-policy.js';
-import { ProblemList } from '../engine/errors.js';
+import { checkOptionsObject, CorsPolicy } from '../engine/cors-policy.js';
+import {
+  MODULE_PLACE,
+  policyPlace,
+  problemKey,
+  ProblemList,
+  sourceKey,
+  type CorsConfigProblem,
+  type CorsErrorSink,
+  type CorsProblemPlace,
+  type CorsProblemSource,
+} from '../engine/errors.js';
 import { OriginRuleCache } from '../engine/origin-rule.js';
+import { describeValue } from '../engine/tokens.js';
 import type {
   CorsDecoratorValue,
   CorsModuleOptions,
@@ -23,10 +34,14 @@ export interface ResolvedPolicy {
 const MODULE_ONLY_KEYS = ['policies', 'routes', 'debug'] as const;
 
 export class PolicyResolver {
+  /** Every error and warning, each reported once where it was declared. */
   readonly problems = new ProblemList();
   /** The module defaults as a policy (null when `routes: 'decorated'`). */
   readonly fallback: ResolvedPolicy;
+  private readonly options: CorsModuleOptions;
   private readonly defaults: CorsPolicyOptions;
+  /** Named policies as declared (an invalid one is replaced by `{}` once reported). */
+  private readonly policies = new Map<string, CorsPolicyOptions>();
   private readonly named = new Map<string, ResolvedPolicy>();
   private readonly merged = new Map<
     CorsDecoratorValue,
@@ -40,44 +55,44 @@ export class PolicyResolver {
   readonly originOwners = new Map<string, Set<CorsPolicy>>();
   /** One rule cache per place an `origin` is declared (module defaults, a named policy). */
   private readonly originRules = new Map<string, OriginRuleCache>();
+  /** Problems reported so far (code + value + source). */
+  private readonly reported = new Set<string>();
+  /** Where each reported problem (code + value) was declared, to spot inherited ones. */
+  private readonly declared = new Map<string, CorsProblemSource[]>();
 
-  constructor(private readonly options: CorsModuleOptions) {
-    const defaults: Record<string, unknown> = { ...options };
+  /**
+   * `options` as the module received them: `undefined`/`null` (a `forRootAsync` factory that
+   * returned nothing) and non-objects are reported, not replaced by defaults silently. `sink`
+   * receives the run-time errors of origin functions (default: `console.error`).
+   */
+  constructor(
+    options: CorsModuleOptions | null | undefined,
+    private readonly sink?: CorsErrorSink,
+  ) {
+    this.options = this.checkModuleOptions(options);
+    const defaults: Record<string, unknown> = { ...this.options };
     for (const key of MODULE_ONLY_KEYS) delete defaults[key];
     this.defaults = defaults as CorsPolicyOptions;
-    if (
-      options.routes !== undefined &&
-      options.routes !== 'all' &&
-      options.routes !== 'decorated'
-    ) {
-      this.problems.error(
-        'module',
-        `routes must be 'all' or 'decorated', got ${JSON.stringify(options.routes)}`,
-      );
-    }
-    this.defaultPolicy = this.compile(this.defaults, 'module', '');
+    this.defaultPolicy = this.compile(this.defaults, MODULE_PLACE, '');
     this.own('', this.defaultPolicy);
-    const policies = options.policies ?? {};
-    for (const [name, policyOptions] of Object.entries(policies)) {
-      const where = `policy "${name}"`;
-      const originFrom = policyOptions?.origin !== undefined ? name : '';
-      const policy = this.compile(
-        { ...this.defaults, ...defined(policyOptions) },
-        where,
-        originFrom,
-      );
+    for (const [name, policyOptions] of this.policies) {
+      const place = policyPlace(name);
+      const originFrom = policyOptions.origin !== undefined ? name : '';
+      const policy = this.compile(merge(this.defaults, policyOptions), place, originFrom);
       this.own(originFrom, policy);
-      this.named.set(name, { policy, source: where });
+      this.named.set(name, { policy, source: place.where });
     }
+    const decorated = this.options.routes === 'decorated';
     this.fallback = {
-      policy: options.routes === 'decorated' ? null : this.defaultPolicy,
-      source: options.routes === 'decorated' ? 'module (routes: decorated)' : 'module',
+      policy: decorated ? null : this.defaultPolicy,
+      source: decorated ? 'module (routes: decorated)' : 'module',
     };
   }
 
   /**
    * The effective policy for a route with these decorator values (undefined = no decorator).
-   * `controllerName` and `routeName` say where each value was declared.
+   * `controllerName` (`UsersController`) and `routeName` (`UsersController.remove`) say where
+   * each value was declared.
    */
   resolve(
     controllerValue: CorsDecoratorValue | undefined,
@@ -93,61 +108,139 @@ export class PolicyResolver {
     const cached = byRoute.get(routeValue);
     if (cached !== undefined) return cached;
 
-    let effective: CorsPolicyOptions | null = null;
-    let source = 'module';
-    let originFrom: string | undefined = '';
-    let inline = false;
-    for (const [value, where] of [
-      [controllerValue, controllerName],
-      [routeValue, routeName],
-    ] as const) {
-      if (value === undefined) continue;
-      if (value === false) {
-        effective = null;
-        source = where;
-        originFrom = '';
-        inline = false;
-        continue;
-      }
-      if (typeof value === 'string') {
-        const named = this.options.policies?.[value];
-        if (named === undefined) {
-          const known = Object.keys(this.options.policies ?? {});
-          this.problems.error(
-            where,
-            `unknown policy "${value}"` +
-              (known.length ? ` (known: ${known.join(', ')})` : ' (no policies are defined)'),
-          );
-          effective = null;
-          continue;
-        }
-        effective = { ...(effective ?? this.defaults), ...defined(named) };
-        if (named.origin !== undefined) originFrom = value;
-        source = inline ? `${where} + policy "${value}"` : `policy "${value}"`;
-        inline = true;
-        continue;
-      }
-      if (typeof value !== 'object' || value === null) {
-        this.problems.error(where, '@Cors() takes options, a policy name or false');
-        continue;
-      }
-      effective = { ...(effective ?? this.defaults), ...defined(value) };
-      if (value.origin !== undefined) originFrom = undefined;
-      source = where;
-      inline = true;
+    const handler = routeName.startsWith(`${controllerName}.`)
+      ? routeName.slice(controllerName.length + 1)
+      : routeName;
+    let m: Merged = { effective: null, place: MODULE_PLACE, originFrom: '', inline: false };
+    if (controllerValue !== undefined) {
+      const at: CorsProblemPlace = {
+        where: controllerName,
+        source: { kind: 'route', controller: controllerName },
+      };
+      m = this.mergeLayer(m, controllerValue, at);
+    }
+    if (routeValue !== undefined) {
+      const at: CorsProblemPlace = {
+        where: routeName,
+        source: { kind: 'route', controller: controllerName, handler },
+      };
+      m = this.mergeLayer(m, routeValue, at);
     }
     let result: ResolvedPolicy;
-    if (effective === null) result = { policy: null, source };
+    if (m.effective === null) result = { policy: null, source: m.place.where };
     else if (isExactlyNamed(controllerValue, routeValue))
       result = this.named.get(
         (typeof routeValue === 'string' ? routeValue : controllerValue) as string,
       )!;
     else {
-      result = { policy: this.compile(effective, source, originFrom), source };
-      if (originFrom !== undefined) this.own(originFrom, result.policy as CorsPolicy);
+      result = { policy: this.compile(m.effective, m.place, m.originFrom), source: m.place.where };
+      if (m.originFrom !== undefined) this.own(m.originFrom, result.policy as CorsPolicy);
     }
     byRoute.set(routeValue, result);
     return result;
+  }
+
+  /** One `@Cors()` value, declared `at`, merged over what the outer levels gave. */
+  private mergeLayer(m: Merged, value: CorsDecoratorValue, at: CorsProblemPlace): Merged {
+    if (value === false) return { effective: null, place: at, originFrom: '', inline: false };
+    if (typeof value === 'string') return this.mergeNamed(m, value, at);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      this.report('error', {
+        code: 'invalid-decorator-value',
+        message: `@Cors() takes options, a policy name or false, got ${Array.isArray(value) ? 'an array' : describeValue(value)}`,
+        where: at.where,
+        source: at.source,
+        value,
+      });
+      return m;
+    }
+    return {
+      effective: merge(m.effective ?? this.defaults, value),
+      place: at,
+      originFrom: value.origin !== undefined ? undefined : m.originFrom,
+      inline: true,
+    };
+  }
+
+  /** `@Cors('name')`: the named policy over what the outer levels gave. */
+  private mergeNamed(m: Merged, name: string, at: CorsProblemPlace): Merged {
+    const named = this.policies.get(name);
+    if (named === undefined) {
+      const known = [...this.policies.keys()];
+      this.report('error', {
+        code: 'unknown-policy',
+        message:
+          `unknown policy "${name}"` +
+          (known.length ? ` (known: ${known.join(', ')})` : ' (no policies are defined)'),
+        where: at.where,
+        source: at.source,
+        value: name,
+      });
+      return { ...m, effective: null };
+    }
+    return {
+      effective: merge(m.effective ?? this.defaults, named),
+      // Over inline options the decorator's place is where the mix was declared.
+      place: m.inline
+        ? { where: `${at.where} + policy "${name}"`, source: at.source }
+        : policyPlace(name),
+      originFrom: named.origin !== undefined ? name : m.originFrom,
+      inline: true,
+    };
+  }
+
+  /** Module options must be an object; `routes`, `debug` and `policies` are checked here. */
+  private checkModuleOptions(options: unknown): CorsModuleOptions {
+    if (options === undefined || options === null) {
+      this.report('error', {
+        code: 'missing-module-options',
+        message: `module options are missing: the forRootAsync factory returned ${String(options)} (return an options object, {} for the defaults)`,
+        where: MODULE_PLACE.where,
+        source: MODULE_PLACE.source,
+        value: options,
+      });
+      return {};
+    }
+    const local = new ProblemList();
+    if (!checkOptionsObject(options, MODULE_PLACE, local)) {
+      for (const e of local.errors) this.report('error', e);
+      return {};
+    }
+    const module = options as CorsModuleOptions;
+    const error = (code: CorsConfigProblem['code'], message: string, value: unknown) =>
+      this.report('error', { code, message, value, ...MODULE_PLACE });
+    if (module.routes !== undefined && module.routes !== 'all' && module.routes !== 'decorated') {
+      error(
+        'invalid-routes',
+        `routes must be 'all' or 'decorated', got ${JSON.stringify(module.routes)}`,
+        module.routes,
+      );
+    }
+    if (module.debug !== undefined && typeof module.debug !== 'boolean') {
+      error(
+        'invalid-boolean',
+        `debug must be true or false, got ${describeValue(module.debug)}`,
+        module.debug,
+      );
+    }
+    const policies: unknown = module.policies;
+    if (policies !== undefined) {
+      if (policies === null || typeof policies !== 'object' || Array.isArray(policies)) {
+        error(
+          'invalid-policies',
+          `policies must be an object of named options, got ${describeValue(policies)}`,
+          policies,
+        );
+      } else {
+        for (const [name, value] of Object.entries(policies)) {
+          const own = new ProblemList();
+          const ok = checkOptionsObject(value, policyPlace(name), own);
+          for (const e of own.errors) this.report('error', e);
+          this.policies.set(name, ok ? value : {});
+        }
+      }
+    }
+    return module;
   }
 
   private own(key: string, policy: CorsPolicy): void {
@@ -158,39 +251,91 @@ export class PolicyResolver {
 
   private compile(
     options: CorsPolicyOptions,
-    where: string,
+    place: CorsProblemPlace,
     originFrom: string | undefined,
   ): CorsPolicy {
     const local = new ProblemList();
     let rules: OriginRuleCache | undefined;
     if (originFrom !== undefined) {
       rules = this.originRules.get(originFrom);
-      if (rules === undefined) this.originRules.set(originFrom, (rules = new OriginRuleCache()));
+      if (rules === undefined) {
+        const label = originFrom === '' ? MODULE_PLACE.where : policyPlace(originFrom).where;
+        this.originRules.set(originFrom, (rules = new OriginRuleCache(label)));
+      }
     }
-    const policy = CorsPolicy.compileInto(options, where, local, rules);
-    // A problem inherited from the module defaults or a named policy is reported once, where it
-    // was declared, not again for every route that merges it.
-    const inherited = new Set<string>();
-    const reported = new Set<string>();
-    for (const p of [...this.problems.errors, ...this.problems.warnings]) {
-      if (p.where === 'module' || p.where.startsWith('policy "')) inherited.add(p.message);
-      reported.add(`${p.where}\n${p.message}`);
-    }
-    const fresh = (p: { where: string; message: string }) =>
-      !inherited.has(p.message) && !reported.has(`${p.where}\n${p.message}`);
-    for (const e of local.errors) if (fresh(e)) this.problems.error(e.where, e.message);
-    for (const w of local.warnings) if (fresh(w)) this.problems.warn(w.where, w.message);
+    const policy = CorsPolicy.compileInto(options, place, local, rules, this.sink);
+    for (const e of local.errors) this.report('error', e, true);
+    for (const w of local.warnings) this.report('warning', w, true);
     return policy;
+  }
+
+  /**
+   * Records a problem unless it was already reported at the same place, or (for problems of
+   * `compiled` merged options) where the value it is about was declared: the module defaults, a
+   * named policy, or the controller of a route (a problem inherited by every route that merges
+   * them is reported once). Compared by code, value and source, never by message text.
+   */
+  private report(kind: 'error' | 'warning', p: CorsConfigProblem, compiled = false): void {
+    const key = problemKey(p);
+    if (this.reported.has(key)) return;
+    if (compiled) {
+      const what = problemKey(p, false);
+      const declaredAt = this.declared.get(what) ?? [];
+      if (declaredAt.some((d) => inherits(p.source, d))) return;
+      declaredAt.push(p.source);
+      this.declared.set(what, declaredAt);
+    }
+    this.reported.add(key);
+    (kind === 'error' ? this.problems.errors : this.problems.warnings).push(p);
+  }
+}
+
+/** Does a value declared at `from` reach `at` by merging (module → policy → controller → route)? */
+function inherits(at: CorsProblemSource, from: CorsProblemSource): boolean {
+  if (sourceKey(at) === sourceKey(from)) return false;
+  switch (from.kind) {
+    case 'module':
+      return true;
+    case 'policy':
+      return at.kind === 'route';
+    case 'route':
+      return (
+        from.handler === undefined &&
+        at.kind === 'route' &&
+        at.handler !== undefined &&
+        at.controller === from.controller
+      );
   }
 }
 
 const NONE = Symbol('no controller decorator') as unknown as CorsDecoratorValue;
 
-/** Keys set to undefined do not override (so `{ maxAge: undefined }` keeps the default). */
-function defined(options: CorsPolicyOptions): CorsPolicyOptions {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = v;
-  return out as CorsPolicyOptions;
+/** The merge of the decorator levels so far. */
+interface Merged {
+  /** null: CORS off (`@Cors(false)`, or an unknown policy name). */
+  readonly effective: CorsPolicyOptions | null;
+  /** Where the merged options were declared. */
+  readonly place: CorsProblemPlace;
+  /** Where `origin` comes from: '' module, a policy name, undefined inline (static). */
+  readonly originFrom: string | undefined;
+  /** Were inline options merged (a named policy over them is a mix)? */
+  readonly inline: boolean;
+}
+
+/**
+ * `layer` over `base`, key by key; keys set to undefined do not override (so
+ * `{ maxAge: undefined }` keeps the default). `allowedHeaders` and its alias `headers` are one
+ * setting: a layer that gives either replaces both.
+ */
+function merge(base: CorsPolicyOptions, layer: CorsPolicyOptions): CorsPolicyOptions {
+  const own: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(layer)) if (v !== undefined) own[k] = v;
+  const out: Record<string, unknown> = { ...base };
+  if ('allowedHeaders' in own || 'headers' in own) {
+    delete out['allowedHeaders'];
+    delete out['headers'];
+  }
+  return { ...out, ...own } as CorsPolicyOptions;
 }
 
 /** Is the effective policy one named policy with nothing merged over it? */

@@ -1,21 +1,34 @@
 import type { Type } from '@nestjs/common';
 
-/** One (HTTP method, full path) pair a Nest handler serves, as the adapter registered it. */
+/** A request as the route filters see it: the adapter's own request object. */
+export type RouteRequest = object;
+
+/**
+ * One route Nest registers with the HTTP adapter: one (HTTP method, full path) of one handler of
+ * one controller class. A handler function can serve several routes (path arrays, controller
+ * inheritance, URI versions); each is its own record.
+ */
 export interface RouteRecord {
   /** Upper-case method name (`GET`, `POST`, …), or `ALL` for `@All()`. */
-  method: string;
+  readonly method: string;
   /** The full path as registered with the adapter (prefix, version, module and controller paths). */
-  path: string;
-  /** The controller class. */
-  controller: Type<unknown>;
-  /** The handler, i.e. the controller prototype's method (what `ExecutionContext.getHandler()` returns). */
-  handler: (...args: any[]) => unknown;
+  readonly path: string;
+  /** The controller class (what `ExecutionContext.getClass()` returns). */
+  readonly controller: Type<unknown>;
+  /** The prototype method (what `ExecutionContext.getHandler()` returns). */
+  readonly handler: (...args: any[]) => unknown;
   /** `Controller.method`, for messages. */
-  name: string;
-  /** The handler's method name on the controller. */
-  methodName: string;
-  /** `@Controller({ host })`, when set. */
-  host?: string | RegExp | Array<string | RegExp>;
-  /** Registration order (the adapter's order; Express serves the first match). */
-  order: number;
+  readonly name: string;
+  /** Registration order: the order in which the router tries the routes. */
+  readonly order: number;
+  /**
+   * `@Controller({ host })`: does the request's host select this route? Absent: any host. Nest
+   * passes a request for another host on to the next matching route.
+   */
+  readonly acceptsHost?: (req: RouteRequest) => boolean;
+  /**
+   * Header, media-type or custom versioning: does the request's version select this route?
+   * Absent: the route is not version-filtered. A preflight carries no version.
+   */
+  readonly acceptsVersion?: (req: RouteRequest) => boolean;
 }

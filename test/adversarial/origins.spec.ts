@@ -381,14 +381,15 @@ describe('hostile Origin values over HTTP: module defaults, a 404 path, and the 
     const failures: unknown[] = [];
     for (const { input, path, kind, res } of results) {
       const restructured = typeof input === 'string' && /[\r\n]/.test(input);
-      // A preflight to a path without CORS routes is the app's (404), not the module's.
+      // A path no route serves gets the module defaults (cors-rules §2 item 11): the actual
+      // request is Nest's 404, a refused preflight the module's 403.
       const expected =
         REJECTED_BY_NODE.has(res.status) || restructured
           ? res.status
-          : path === '/nowhere'
-            ? 404
-            : kind === 'preflight'
-              ? 403
+          : kind === 'preflight'
+            ? 403
+            : path === '/nowhere'
+              ? 404
               : 200;
       const leaked = acNames(res.headers);
       if (leaked.length > 0 || res.status !== expected) {

@@ -49,6 +49,14 @@ class UsersController {
   }
 }
 
+@Controller('plain')
+class PlainController {
+  @Get()
+  read() {
+    return 'plain';
+  }
+}
+
 const BROKEN: CorsModuleOptions = {
   origin: '*',
   credentials: true,
@@ -80,6 +88,23 @@ describe('boot errors', () => {
         'policy "reports"',
         'UsersController.update',
         'UsersController.remove',
+      ]),
+    );
+    // The structured fields: a stable code, the offending value, where as data.
+    expect(error.problems.map((p) => [p.code, p.source, p.value])).toEqual(
+      expect.arrayContaining([
+        ['wildcard-with-credentials', { kind: 'module' }, '*'],
+        ['origin-without-scheme', { kind: 'policy', name: 'reports' }, 'example.com'],
+        [
+          'origin-has-trailing-slash',
+          { kind: 'route', controller: 'UsersController', handler: 'update' },
+          'https://a.com/',
+        ],
+        [
+          'unknown-policy',
+          { kind: 'route', controller: 'UsersController', handler: 'remove' },
+          'unknown',
+        ],
       ]),
     );
     // Nothing is reported where nothing is wrong.
@@ -164,6 +189,9 @@ describe('boot errors', () => {
       controllers: [DController],
     });
     expect(error.problems.map((p) => p.where)).toEqual(['DController']);
+    // A controller-level decorator: a route source without a handler.
+    expect(error.problems[0].source).toEqual({ kind: 'route', controller: 'DController' });
+    expect(error.problems[0].code).toBe('origin-has-several-values');
     expect(error.message).toContain('"https://d.example, https://e.example"');
   });
 
@@ -184,6 +212,78 @@ describe('boot errors', () => {
     expect(wheres).toEqual(expect.arrayContaining(['module', 'policy "admin"']));
     expect(error.message).toContain('https://*.com');
     expect(error.message).toMatch(/policy "admin": .*null/);
+  });
+
+  it.each([undefined, null])(
+    'forRootAsync: a factory returning %p fails the boot (not the defaults)',
+    async (returned) => {
+      const error = await bootError({
+        imports: [CorsModule.forRootAsync({ useFactory: () => returned as never })],
+        controllers: [PlainController],
+      });
+      expect(error.problems.map((p) => [p.code, p.where, p.source])).toEqual([
+        ['missing-module-options', 'module', { kind: 'module' }],
+      ]);
+      expect(error.message).toContain(
+        `module: module options are missing: the forRootAsync factory returned ${String(returned)}`,
+      );
+    },
+  );
+
+  it('the enableCors options delegate (a function) instead of options fails the boot', async () => {
+    const delegate = (_req: unknown, cb: (e: null, o: object) => void) => cb(null, {});
+    const error = await bootError({
+      imports: [CorsModule.forRootAsync({ useFactory: () => delegate as never })],
+      controllers: [PlainController],
+    });
+    expect(error.problems.map((p) => [p.code, p.where])).toEqual([
+      ['options-not-object', 'module'],
+    ]);
+    expect(error.message).toMatch(/delegate/);
+  });
+
+  it('booleans in origin arrays, empty list items and bad @Cors() values, each where declared', async () => {
+    @Controller('e')
+    @Cors(5 as never)
+    class EController {
+      @Get()
+      read() {
+        return 'e';
+      }
+
+      @Put()
+      @Cors({ methods: 'GET,,PUT', exposedHeaders: ['x-a', ''] })
+      update() {
+        return 'e';
+      }
+    }
+
+    const error = await bootError({
+      imports: [
+        CorsModule.forRoot({ origin: ['https://ok.example', true] as unknown as string[] }),
+      ],
+      controllers: [EController],
+    });
+    expect(error.problems.map((p) => [p.code, p.where, p.source, p.value])).toEqual(
+      expect.arrayContaining([
+        ['invalid-origin-item', 'module', { kind: 'module' }, true],
+        ['invalid-decorator-value', 'EController', { kind: 'route', controller: 'EController' }, 5],
+        [
+          'empty-list-item',
+          'EController.update',
+          { kind: 'route', controller: 'EController', handler: 'update' },
+          'GET,,PUT',
+        ],
+        [
+          'empty-list-item',
+          'EController.update',
+          { kind: 'route', controller: 'EController', handler: 'update' },
+          ['x-a', ''],
+        ],
+      ]),
+    );
+    // The module's bad origin item is reported once, not again for each route.
+    expect(error.problems.filter((p) => p.code === 'invalid-origin-item')).toHaveLength(1);
   });
 
   it('a valid configuration boots (control)', async () => {

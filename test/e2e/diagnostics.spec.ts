@@ -108,12 +108,32 @@ describe('diagnostics', () => {
     ]);
   });
 
-  it("without debug, denials go to Nest's debug level only", async () => {
-    const quiet = new CapturingLogger(['log', 'debug']);
-    const started = await start(OPTIONS, quiet);
-    started.useLogger(quiet);
+  it('without debug: true there is no denial line, whatever the log level', async () => {
+    const everything = new CapturingLogger(['log', 'debug', 'verbose', 'warn', 'error']);
+    const started = await start(OPTIONS, everything);
     await get(started, '/notes', EVIL).expect(200);
-    const denial = quiet.lines.find((l) => l.message.startsWith('CORS denied'));
-    expect(denial?.level).toBe('debug');
+    await preflight(started, '/notes/1', EVIL, 'PUT').expect(403);
+    expect(everything.lines.filter((l) => l.message.includes('CORS denied'))).toEqual([]);
+  });
+
+  it('same-origin requests are not denials and are not logged', async () => {
+    const logger = new CapturingLogger(['log']);
+    const started = await start({ ...OPTIONS, debug: true }, logger);
+    const server = started.getHttpServer();
+    await started.listen(0, '127.0.0.1');
+    const { port } = server.address() as { port: number };
+    const self = `http://127.0.0.1:${port}`;
+    // A same-origin POST carries Origin; the policy does not list it, and need not.
+    const res = await get(started, '/notes', self).set('Host', `127.0.0.1:${port}`).expect(200);
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    expect(logger.lines.filter((l) => l.message.startsWith('CORS denied'))).toEqual([]);
+  });
+
+  it('escapes quotes and backslashes inside the quoted origin', async () => {
+    const logger = new CapturingLogger(['log']);
+    const started = await start({ ...OPTIONS, debug: true }, logger);
+    await get(started, '/notes', 'https://a"b\\c.example').expect(200);
+    const denial = logger.lines.find((l) => l.message.startsWith('CORS denied'));
+    expect(denial?.message).toContain('from "https://a\\x22b\\x5cc.example"');
   });
 });

@@ -31,6 +31,7 @@ const ARRAYS = 'https://arrays.example';
 const PARAMS = 'https://params.example';
 const WILD = 'https://wild.example';
 const EVIL = 'https://evil.example';
+const BOTH = 'https://both.example';
 
 /** A preflight allowed for `origin` and refused for EVIL; for GET also the actual request. */
 async function expectRoute(
@@ -186,10 +187,13 @@ describe('global prefix + exclude, URI versioning, RouterModule, arrays, params,
 
   it('a route excluded from the global prefix', async () => {
     await expectRoute(app, '/health', HEALTH, 'GET', 'healthy');
-    // Not served under the prefix: the module does not answer for /api/health.
+    // No route serves /api/health: the module defaults decide (cors-rules §2 item 11).
     const pre = await preflight(app, '/api/health', HEALTH, 'GET', 'x-custom');
-    expect(pre.status).toBe(404);
+    expect(pre.status).toBe(403);
     expect(acHeaders(pre)).toEqual({});
+    const byDefaults = await preflight(app, '/api/health', DEF, 'GET', 'x-custom');
+    expect(byDefaults.status).toBe(204);
+    expect(byDefaults.headers['access-control-allow-origin']).toBe(DEF);
   });
 
   it('URI versions: each version gets its controller policy', async () => {
@@ -225,8 +229,9 @@ describe('global prefix + exclude, URI versioning, RouterModule, arrays, params,
 
   it('params', async () => {
     await expectRoute(app, '/api/params/x/sub/y', PARAMS, 'GET', 'params');
+    // No route there: the module defaults decide, and they do not list PARAMS.
     const miss = await preflight(app, '/api/params/x/other/y', PARAMS, 'GET', 'x-custom');
-    expect(miss.status).toBe(404);
+    expect(miss.status).toBe(403);
     expect(acHeaders(miss)).toEqual({});
   });
 
@@ -245,10 +250,12 @@ describe('global prefix + exclude, URI versioning, RouterModule, arrays, params,
     expect(res.headers['access-control-allow-origin']).toBe(WILD);
   });
 
-  it('a version that does not exist is not answered', async () => {
+  it('a version that does not exist gets the module defaults', async () => {
     const pre = await preflight(app, '/api/v9/cats', V1, 'GET', 'x-custom');
-    expect(pre.status).toBe(404);
+    expect(pre.status).toBe(403);
     expect(acHeaders(pre)).toEqual({});
+    const res = await get(app, '/api/v9/cats', DEF).expect(404);
+    expect(res.headers['access-control-allow-origin']).toBe(DEF);
   });
 });
 
@@ -256,14 +263,14 @@ describe('global prefix + exclude, URI versioning, RouterModule, arrays, params,
 class ThingsController {
   @Version('1')
   @Get()
-  @Cors({ origin: [V1] })
+  @Cors({ origin: [V1, BOTH] })
   v1() {
     return 'v1';
   }
 
   @Version('2')
   @Get()
-  @Cors({ origin: [V2], credentials: true, exposedHeaders: ['x-v2'] })
+  @Cors({ origin: [V2, BOTH], credentials: true, exposedHeaders: ['x-v2'], maxAge: 60 })
   v2() {
     return 'v2';
   }
@@ -322,18 +329,23 @@ describe.each(NON_URI)('$name: two handlers at one path', ({ versioning, header,
     expect(acHeaders(await versioned('1', V2).expect(200, 'v1'))).toEqual({});
   });
 
-  it('a preflight (which carries no version) considers every handler at the path', async () => {
+  it('a preflight (which carries no version) is approved only if every handler approves', async () => {
     const headerName = header.toLowerCase();
-    const first = await preflight(app, '/things', V1, 'GET', headerName);
-    expect(first.status).toBe(204);
-    expect(first.headers['access-control-allow-origin']).toBe(V1);
-    const second = await preflight(app, '/things', V2, 'GET', headerName);
-    expect(second.status).toBe(204);
-    expect(second.headers['access-control-allow-origin']).toBe(V2);
-    expect(second.headers['access-control-allow-credentials']).toBe('true');
-    const refused = await preflight(app, '/things', EVIL, 'GET', headerName);
-    expect(refused.status).toBe(403);
-    expect(acHeaders(refused)).toEqual({});
+    // Each origin is allowed by one handler only: the real request may reach the other one.
+    for (const origin of [V1, V2, EVIL]) {
+      const refused = await preflight(app, '/things', origin, 'GET', headerName);
+      expect({ origin, status: refused.status }).toEqual({ origin, status: 403 });
+      expect(acHeaders(refused)).toEqual({});
+    }
+    // Allowed by both: the answer is what both accept (no credentials: v1 has none).
+    const both = await preflight(app, '/things', BOTH, 'GET', headerName);
+    expect(both.status).toBe(204);
+    expect(both.headers['access-control-allow-origin']).toBe(BOTH);
+    expect(both.headers['access-control-allow-credentials']).toBeUndefined();
+    expect(both.headers['access-control-allow-methods']).toBe('GET');
+    expect(both.headers['access-control-allow-headers']).toBe(headerName);
+    // v1 sends no max-age: the browser's default (5 s) is the shorter one.
+    expect(both.headers['access-control-max-age']).toBeUndefined();
   });
 });
 

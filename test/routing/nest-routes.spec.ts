@@ -29,8 +29,8 @@ import {
   RouterModule,
 } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
-import { buildRouteTable } from '../lib/routing/route-table.js';
-import type { RouteRecord } from '../lib/routing/route-record.js';
+import { collectNestRoutes } from '../../lib/routing/nest-routes.js';
+import type { RouteRecord } from '../../lib/routing/route-record.js';
 
 interface Registered {
   method: string;
@@ -71,7 +71,7 @@ async function routesOf(
   }
   configure(app);
   await app.init();
-  const table = buildRouteTable({
+  const table = collectNestRoutes({
     modulesContainer: app.get(ModulesContainer),
     metadataScanner: app.get(MetadataScanner),
     applicationConfig: app.get(ApplicationConfig),
@@ -103,7 +103,7 @@ function expectSameAsAdapter(
   expect(table.map((route) => route.order)).toEqual(registered.map((_, index) => index));
 }
 
-describe('buildRouteTable', () => {
+describe('collectNestRoutes', () => {
   it('lists plain routes with params and wildcards, module by module', async () => {
     @Controller('users')
     class UsersController {
@@ -155,7 +155,8 @@ describe('buildRouteTable', () => {
     const findOne = routes.table.find((route) => route.name === 'UsersController.findOne');
     expect(findOne?.controller).toBe(UsersController);
     expect(findOne?.handler).toBe(UsersController.prototype.findOne);
-    expect(findOne?.host).toBeUndefined();
+    expect(findOne?.acceptsHost).toBeUndefined();
+    expect(findOne?.acceptsVersion).toBeUndefined();
   });
 
   it('expands path arrays on the controller and on the method', async () => {
@@ -362,6 +363,18 @@ describe('buildRouteTable', () => {
         CatsV2Controller.prototype.list,
         CatsV2Controller.prototype.listV3,
       ]);
+      // The adapter's own version filter decides which handler a request selects.
+      const headers =
+        versioning.type === VersioningType.HEADER
+          ? (v: string) => ({ 'x-api-version': v })
+          : (v: string) => ({ accept: `application/json;v=${v}` });
+      const selected = (v: string) =>
+        routes.table
+          .filter((route) => route.acceptsVersion?.({ headers: headers(v) }))
+          .map((r) => r.name);
+      expect(selected('1')).toEqual(['CatsV1Controller.list']);
+      expect(selected('3')).toEqual(['CatsV2Controller.listV3']);
+      expect(selected('9')).toEqual([]);
     }
   });
 
@@ -417,7 +430,7 @@ describe('buildRouteTable', () => {
     expect(versioned.table.map((route) => route.path)).toContain('/api/v3/admin/users/:id');
   });
 
-  it('keeps the host out of the path and reports it', async () => {
+  it('keeps the host out of the path and filters by the hostname the adapter reads', async () => {
     @Controller({ path: 'tenant', host: ':tenant.example.com' })
     class TenantController {
       @Get()
@@ -433,15 +446,20 @@ describe('buildRouteTable', () => {
 
     const routes = await routesOf(AppModule);
     expectSameAsAdapter(routes);
-    expect(routes.table).toEqual([
+    expect(
+      routes.table.map(({ method, path, controller, handler, order }) => ({
+        method,
+        path,
+        controller,
+        handler,
+        order,
+      })),
+    ).toEqual([
       {
         method: 'GET',
         path: '/tenant',
         controller: TenantController,
         handler: TenantController.prototype.home,
-        name: 'TenantController.home',
-        methodName: 'home',
-        host: ':tenant.example.com',
         order: 0,
       },
       {
@@ -449,12 +467,18 @@ describe('buildRouteTable', () => {
         path: '/tenant',
         controller: HostsController,
         handler: HostsController.prototype.home,
-        name: 'HostsController.home',
-        methodName: 'home',
-        host: ['a.example.com', /^b\./],
         order: 1,
       },
     ]);
+    // Express's `req.hostname` is what Nest's host filter reads.
+    const [tenant, hosts] = routes.table;
+    const accepts = (route: RouteRecord, hostname: string) => route.acceptsHost?.({ hostname });
+    expect(accepts(tenant, 'acme.example.com')).toBe(true);
+    expect(accepts(tenant, 'example.com')).toBe(false);
+    expect(accepts(hosts, 'a.example.com')).toBe(true);
+    expect(accepts(hosts, 'b.other.org')).toBe(true);
+    expect(accepts(hosts, 'c.example.com')).toBe(false);
+    expect(tenant.acceptsVersion).toBeUndefined();
   });
 
   it('lists request-scoped controllers and a controller declared in two modules', async () => {

@@ -1,0 +1,245 @@
+/**
+ * The CORS middleware: a plain Node-style middleware the adapter mounts before every route, guard
+ * and Nest middleware. It reads the policy table, asks the engine, and writes headers: it answers
+ * preflights, and decorates actual requests before anything can throw, so error responses carry
+ * the headers too. Just before the headers go out it puts back what later code replaced.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import onHeaders from 'on-headers';
+import { CorsDenial, type CorsPolicy, type OriginVerdict } from '../engine/cors-policy.js';
+import { isSameOrigin } from '../engine/origin.js';
+import {
+  decidePreflight,
+  writePreflightHeaders,
+  type PreflightAnswer,
+  type PreflightRoute,
+} from '../engine/preflight.js';
+import { appendVary, varyIncludes } from '../engine/vary.js';
+import type { PolicyTable, TableRoute } from '../routing/policy-table.js';
+import type { CorsAdapter } from './adapter.js';
+
+/** What the middleware decided for an actual request; the guard may correct it. */
+export interface CorsRequestState {
+  route: TableRoute | undefined;
+  policy: CorsPolicy;
+  verdict: OriginVerdict;
+}
+
+export const CORS_STATE = Symbol('nestjs-cors.state');
+/** Marks a preflight handed on to the app (`preflightContinue`). */
+export const CORS_PREFLIGHT = Symbol('nestjs-cors.preflight');
+
+export interface CorsRequest extends IncomingMessage {
+  [CORS_STATE]?: CorsRequestState;
+  [CORS_PREFLIGHT]?: true;
+}
+
+type Next = (err?: unknown) => void;
+
+/** Where denial lines go (`debug: true` only). */
+export type DenialLog = ((line: string) => void) | undefined;
+
+const VARY_ANY_PREFLIGHT = 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';
+
+export class CorsMiddleware {
+  private table: PolicyTable | undefined;
+
+  constructor(
+    private readonly adapter: CorsAdapter,
+    private readonly logDenial: DenialLog,
+  ) {}
+
+  /** Activates the middleware, or swaps in a new table (it passes requests through until then). */
+  use(table: PolicyTable): void {
+    this.table = table;
+  }
+
+  get current(): PolicyTable | undefined {
+    return this.table;
+  }
+
+  /** The middleware, bound once. */
+  readonly handle = (req: CorsRequest, res: ServerResponse, next: Next): void => {
+    const table = this.table;
+    if (table === undefined) return next();
+    const path = this.adapter.pathOf(req);
+    if (path === undefined) return next(); // the router cannot route it either
+    const origin = req.headers.origin;
+    if (req.method === 'OPTIONS' && origin !== undefined) {
+      const requestMethod = req.headers['access-control-request-method'];
+      if (requestMethod !== undefined) {
+        return this.preflight(table, req, res, next, path, origin, requestMethod as string);
+      }
+    }
+    const route = table.routeFor(path, req.method as string, req);
+    const policy = route === undefined ? table.fallback : route.policy;
+    if (policy === null) return next();
+    const verdict = policy.checkOrigin(origin, req);
+    if (typeof verdict === 'string' || verdict instanceof CorsDenial) {
+      this.decorate(req, res, { route, policy, verdict }, path);
+      return next();
+    }
+    verdict.then((settled) => {
+      this.decorate(req, res, { route, policy, verdict: settled }, path);
+      next();
+    });
+  };
+
+  private decorate(
+    req: CorsRequest,
+    res: ServerResponse,
+    state: CorsRequestState,
+    path: string,
+  ): void {
+    state.policy.writeActual(res, state.verdict);
+    req[CORS_STATE] = state;
+    onHeaders(res, () => reassert(res, state));
+    if (typeof state.verdict !== 'string' && this.logDenial !== undefined) {
+      const origin = req.headers.origin;
+      if (origin !== undefined && !this.isSameOrigin(req, origin)) {
+        this.log(req, path, routeName(state.route), state.verdict.reason, state.route?.source);
+      }
+    }
+  }
+
+  /** Same-origin requests carry `Origin` on POST; they need no CORS headers and are not denials. */
+  isSameOrigin(req: IncomingMessage, origin: string): boolean {
+    return isSameOrigin(origin, this.adapter.protocolOf(req), req.headers.host);
+  }
+
+  private preflight(
+    table: PolicyTable,
+    req: CorsRequest,
+    res: ServerResponse,
+    next: Next,
+    path: string,
+    origin: string,
+    requestMethod: string,
+  ): void {
+    const target = table.preflightRoute(path, requestMethod, req);
+    let route: PreflightRoute;
+    let names: readonly TableRoute[] = [];
+    if (target === 'no-route') {
+      if (table.fallbackPreflight === null) return next(); // `routes: 'decorated'`: the app answers
+      route = table.fallbackPreflight;
+    } else if (target === 'cors-off') {
+      return next(); // the app answers (its own OPTIONS route, or a 404)
+    } else if (target === 'method-not-served' || target === 'cors-off-candidate') {
+      const reason =
+        target === 'method-not-served'
+          ? `method ${JSON.stringify(requestMethod)} is not served at this path`
+          : 'a handler that may serve this request (another version) has CORS off';
+      return this.deny(req, res, path, '(no route)', reason, VARY_ANY_PREFLIGHT);
+    } else {
+      route = target;
+      names = target.routes;
+    }
+    const answer = decidePreflight(
+      {
+        origin,
+        method: requestMethod,
+        headers: joined(req.headers['access-control-request-headers']),
+        privateNetwork: req.headers['access-control-request-private-network'] === 'true',
+        request: req,
+      },
+      route,
+    );
+    if (!(answer instanceof Promise)) return this.answer(req, res, next, path, answer, names);
+    answer.then((settled) => this.answer(req, res, next, path, settled, names));
+  }
+
+  private answer(
+    req: CorsRequest,
+    res: ServerResponse,
+    next: Next,
+    path: string,
+    answer: PreflightAnswer,
+    routes: readonly TableRoute[],
+  ): void {
+    if (!answer.allowed) {
+      const route = routes[Math.max(answer.refusedBy, 0)];
+      const reason = route ? `${answer.reason} (${route.source})` : answer.reason;
+      return this.deny(req, res, path, routeName(route), reason, answer.vary);
+    }
+    writePreflightHeaders(res, answer);
+    if (answer.handOn) {
+      req[CORS_PREFLIGHT] = true;
+      return next();
+    }
+    res.statusCode = answer.status;
+    if (answer.status !== 204) res.setHeader('Content-Length', '0');
+    res.end();
+  }
+
+  /** 403, no `Access-Control-*` header, no handler, no guard (cors-rules §2 item 5). */
+  private deny(
+    req: CorsRequest,
+    res: ServerResponse,
+    path: string,
+    route: string,
+    reason: string,
+    vary: string,
+  ): void {
+    if (this.logDenial !== undefined) this.log(req, path, route, reason);
+    res.statusCode = 403;
+    appendVary(res, vary);
+    res.setHeader('Content-Length', '0');
+    res.end();
+  }
+
+  private log(
+    req: IncomingMessage,
+    path: string,
+    route: string,
+    reason: string,
+    source?: string,
+  ): void {
+    const preflight =
+      req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
+    // For a preflight, the method named is the one it asks for (Access-Control-Request-Method).
+    const method = preflight ? req.headers['access-control-request-method'] : req.method;
+    const line =
+      `CORS denied ${preflight ? 'preflight' : 'request'} ${printable(method, 40)} ` +
+      `${printable(path, 200)} from "${printable(req.headers.origin, 200, true)}" → ${route}: ` +
+      printable(reason, 400) +
+      (source && !reason.includes(source) ? ` (${source})` : '');
+    this.logDenial?.(line);
+  }
+}
+
+function routeName(route: TableRoute | undefined): string {
+  return route === undefined ? '(no route)' : route.name;
+}
+
+/** Several `Access-Control-Request-Headers` lines (a proxy) are one list. */
+function joined(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+/**
+ * Just before the headers go out: if something after the middleware (handler code, an
+ * interceptor, a filter, another middleware) replaced the CORS headers or `Vary`, put them back,
+ * so a `res.setHeader('Vary', 'Accept')` cannot open a cache-poisoning hole.
+ */
+function reassert(res: ServerResponse, { policy, verdict }: CorsRequestState): void {
+  if (typeof verdict === 'string' && res.getHeader('Access-Control-Allow-Origin') !== verdict) {
+    policy.writeActual(res, verdict);
+  } else if (
+    policy.varyOrigin &&
+    res.getHeader('Vary') !== 'Origin' &&
+    !varyIncludes(res, 'Origin')
+  ) {
+    appendVary(res, 'Origin');
+  }
+}
+
+/**
+ * Request bytes in a log line: one line, no control characters, bounded (no log forging); inside
+ * quotes, quotes and backslashes are escaped too.
+ */
+function printable(value: unknown, max: number, quoted = false): string {
+  const text = String(value).slice(0, max);
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  const unsafe = quoted ? /[\x00-\x1f\x7f-\x9f"\\]/g : /[\x00-\x1f\x7f-\x9f]/g;
+  return text.replace(unsafe, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

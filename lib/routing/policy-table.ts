@@ -1,0 +1,181 @@
+/**
+ * The policy table: built once at boot from the routes Nest registers and their compiled
+ * policies, immutable afterwards (a live origin update builds a new one). It answers, per
+ * request, the question the whole module rests on (cors-rules §2 item 10): which handler will the
+ * router run, hence which policy decides? The router's own matching is mirrored by the adapter
+ * module (`RouterMirror`); the order, the host and version filters and the fall-through are here.
+ */
+import type { CorsPolicy } from '../engine/cors-policy.js';
+import { singlePolicyRoute, type MethodPolicy, type PreflightRoute } from '../engine/preflight.js';
+import type { RouteRecord, RouteRequest } from './route-record.js';
+
+/** A route with its effective policy (null: CORS off) and where that policy came from. */
+export interface TableRoute extends RouteRecord {
+  readonly policy: CorsPolicy | null;
+  readonly source: string;
+}
+
+/** The adapter's router, mirrored with the library the router itself matches with. */
+export interface RouterMirror {
+  /**
+   * Every route whose path matches `path`, in the order the router tries them. The router stops
+   * at `ROUTER_ERROR` (a path it cannot decode): no route after it runs.
+   */
+  routesAt(path: string): readonly TableRoute[];
+  /** Does the router run `route` for `method` (Express: its own method, `ALL`, HEAD for GET)? */
+  serves(route: TableRoute, method: string): boolean;
+}
+
+export type RouterMirrorFactory = (routes: readonly TableRoute[]) => RouterMirror;
+
+/** Marks where the router gives up on a path (a malformed percent-encoding in a parameter). */
+export const ROUTER_ERROR: TableRoute = Object.freeze({
+  method: '',
+  path: '',
+  controller: class RouterError {},
+  handler: () => undefined,
+  name: '(router error)',
+  order: -1,
+  policy: null,
+  source: 'router',
+});
+
+/** Why a preflight has no route to decide it. */
+export type NoPreflightRoute =
+  /** No route matches the path: the module defaults decide (cors-rules §2 item 11). */
+  | 'no-route'
+  /** Routes match the path, none serves the requested method. */
+  | 'method-not-served'
+  /** Every handler that may serve it has CORS off: the app answers (§2 item 6). */
+  | 'cors-off'
+  /** Some handler that may serve it (another version) has CORS off: it cannot approve. */
+  | 'cors-off-candidate';
+
+export class PolicyTable {
+  private readonly router: RouterMirror;
+  /** Handlers with a route whose policy has `enforce`: the only ones the guard looks at. */
+  private readonly enforced: ReadonlyMap<Function, readonly TableRoute[]>;
+  /** How the module defaults answer a preflight to a path no route serves. */
+  readonly fallbackPreflight: PreflightRoute | null;
+
+  private constructor(
+    readonly routes: readonly TableRoute[],
+    /** The policy of paths no route serves (null: CORS off there, `routes: 'decorated'`). */
+    readonly fallback: CorsPolicy | null,
+    private readonly createRouter: RouterMirrorFactory,
+  ) {
+    this.router = createRouter(routes);
+    const enforced = new Map<Function, TableRoute[]>();
+    for (const route of routes) {
+      if (route.policy?.enforce !== true) continue;
+      const sameHandler = routes.filter((r) => r.handler === route.handler);
+      enforced.set(route.handler, sameHandler);
+    }
+    this.enforced = enforced;
+    this.fallbackPreflight = fallback === null ? null : singlePolicyRoute(fallback);
+  }
+
+  static build(
+    routes: readonly TableRoute[],
+    fallback: CorsPolicy | null,
+    createRouter: RouterMirrorFactory,
+  ): PolicyTable {
+    const ordered = [...routes].sort((a, b) => a.order - b.order);
+    return new PolicyTable(Object.freeze(ordered), fallback, createRouter);
+  }
+
+  /** The same table with some policies replaced (a live origin update); this one is unchanged. */
+  withPolicies(replace: ReadonlyMap<CorsPolicy, CorsPolicy>): PolicyTable {
+    const swap = (p: CorsPolicy | null) => (p === null ? null : (replace.get(p) ?? p));
+    const routes = this.routes.map((r) => ({ ...r, policy: swap(r.policy) }));
+    return new PolicyTable(Object.freeze(routes), swap(this.fallback), this.createRouter);
+  }
+
+  /**
+   * The route whose handler runs for an actual request, or undefined when none does (a 404, a
+   * path the router cannot decode). The first route that serves the method and whose host and
+   * version filters accept the request: Nest passes the others on, like the router.
+   */
+  routeFor(path: string, method: string, req: RouteRequest): TableRoute | undefined {
+    const routes = this.router.routesAt(path);
+    for (let i = 0; i < routes.length; i++) {
+      const route = routes[i];
+      if (route === ROUTER_ERROR) return undefined;
+      if (!this.router.serves(route, method)) continue;
+      if (route.acceptsHost !== undefined && !route.acceptsHost(req)) continue;
+      if (route.acceptsVersion !== undefined && !route.acceptsVersion(req)) continue;
+      return route;
+    }
+    return undefined;
+  }
+
+  /**
+   * What decides a preflight for (path, requested method): the routes whose handler may serve
+   * the real request. The host is known (preflights carry it); a version is not, so every
+   * version-filtered route before the first unfiltered one is a candidate.
+   */
+  preflightRoute(
+    path: string,
+    method: string,
+    req: RouteRequest,
+  ): (PreflightRoute & { routes: readonly TableRoute[] }) | NoPreflightRoute {
+    const routes = this.router.routesAt(path);
+    if (routes.length === 0 || routes[0] === ROUTER_ERROR) return 'no-route';
+    const candidates = this.candidates(routes, method, req);
+    if (candidates.length === 0) return 'method-not-served';
+    const policies: CorsPolicy[] = [];
+    for (const route of candidates) if (route.policy !== null) policies.push(route.policy);
+    if (policies.length === 0) return 'cors-off';
+    if (policies.length < candidates.length) return 'cors-off-candidate';
+    return {
+      routes: candidates,
+      policies,
+      methods: policies.length === 1 ? this.methodsAt(routes, req) : [],
+      defaultMethods: false,
+    };
+  }
+
+  /** The guard's question: the table routes of a handler whose policy has `enforce`. */
+  enforcedRoutesOf(handler: Function): readonly TableRoute[] | undefined {
+    return this.enforced.get(handler);
+  }
+
+  private candidates(
+    routes: readonly TableRoute[],
+    method: string,
+    req: RouteRequest,
+  ): TableRoute[] {
+    const candidates: TableRoute[] = [];
+    for (const route of routes) {
+      if (route === ROUTER_ERROR) break;
+      if (!this.router.serves(route, method)) continue;
+      if (route.acceptsHost !== undefined && !route.acceptsHost(req)) continue;
+      candidates.push(route);
+      if (route.acceptsVersion === undefined) break;
+    }
+    return candidates;
+  }
+
+  /**
+   * The methods the URL serves that an answer may list, each with the one policy deciding it:
+   * the methods routes are registered for, and the listed methods of an `@All()` route. A method
+   * whose handler depends on a version, or has CORS off, is never listed.
+   */
+  private methodsAt(routes: readonly TableRoute[], req: RouteRequest): MethodPolicy[] {
+    const methods = new Set<string>();
+    for (const route of routes) {
+      if (route === ROUTER_ERROR) break;
+      if (route.method !== 'ALL') methods.add(route.method);
+      else if (route.policy !== null && route.policy.methods instanceof Set) {
+        for (const m of route.policy.methods) methods.add(m);
+      }
+    }
+    const out: MethodPolicy[] = [];
+    for (const method of methods) {
+      const candidates = this.candidates(routes, method, req);
+      const policy = candidates.length === 1 ? candidates[0].policy : null;
+      if (policy !== null && policy.allowsMethod(method)) out.push({ method, policy });
+    }
+    return out;
+  }
+}
