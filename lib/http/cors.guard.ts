@@ -37,7 +37,8 @@ export class CorsGuard implements CanActivate {
     const routes = this.runtime.table?.enforcedRoutesOf(context.getHandler());
     if (routes === undefined) return true;
     const req = context.switchToHttp().getRequest<CorsRequest>();
-    if (req[CORS_PREFLIGHT]) return true;
+    // A preflight the module handed on to the app (`preflightContinue`, or CORS off there).
+    if (req[CORS_PREFLIGHT] || isPreflight(req)) return true;
     const route = exactRoute(routes, context.getClass(), req);
     if (route?.policy == null || !route.policy.enforce) return true;
     const state = req[CORS_STATE];
@@ -59,6 +60,14 @@ export class CorsGuard implements CanActivate {
       `CORS: origin ${JSON.stringify(origin.slice(0, 200))} is not allowed`,
     );
   }
+}
+
+function isPreflight(req: CorsRequest): boolean {
+  return (
+    req.method === 'OPTIONS' &&
+    req.headers.origin !== undefined &&
+    req.headers['access-control-request-method'] !== undefined
+  );
 }
 
 /**

@@ -84,7 +84,7 @@ function controllerRoutes(
   for (const ctrlPath of [ctrlPaths].flat()) {
     for (const definition of new PathsExplorer(metadataScanner).scanForPaths(instance)) {
       const version = definition.version || controllerVersion;
-      const acceptsVersion = versionFilter(version, versioningOptions, httpAdapter);
+      const filter = versionFilter(version, versioningOptions, httpAdapter);
       for (const methodPath of definition.path) {
         const paths = routePathFactory.create(
           {
@@ -107,7 +107,7 @@ function controllerRoutes(
             handler: definition.targetCallback,
             name: `${controller.name}.${definition.methodName}`,
             ...(acceptsHost && { acceptsHost }),
-            ...(acceptsVersion && { acceptsVersion }),
+            ...filter,
           });
         }
       }
@@ -140,7 +140,7 @@ function versionFilter(
   version: VersionValue | undefined,
   options: VersioningOptions | undefined,
   adapter: RouteAdapter,
-): ((req: RouteRequest) => boolean) | undefined {
+): Pick<RouteRecord, 'acceptsVersion' | 'versions'> | undefined {
   if (!version || !options || options.type === VersioningType.URI || version === VERSION_NEUTRAL) {
     return undefined;
   }
@@ -149,12 +149,15 @@ function versionFilter(
     res: unknown,
     next: () => unknown,
   ) => unknown;
-  return (req) => {
-    try {
-      return filter(req, undefined, () => undefined) === MATCHED;
-    } catch {
-      return false; // a custom extractor that throws: Nest's route fails too
-    }
+  return {
+    acceptsVersion: (req) => {
+      try {
+        return filter(req, undefined, () => undefined) === MATCHED;
+      } catch {
+        return false; // a custom extractor that throws: Nest's route fails too
+      }
+    },
+    versions: new Set([version].flat()),
   };
 }
 

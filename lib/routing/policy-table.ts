@@ -140,18 +140,31 @@ export class PolicyTable {
     return this.enforced.get(handler);
   }
 
+  /**
+   * The routes that may run for a request of `method` whose version is unknown: every
+   * version-filtered route up to the first unfiltered one, less those whose versions earlier
+   * candidates all accept (they can never run).
+   */
   private candidates(
     routes: readonly TableRoute[],
     method: string,
     req: RouteRequest,
   ): TableRoute[] {
     const candidates: TableRoute[] = [];
+    let taken: Set<unknown> | undefined;
     for (const route of routes) {
       if (route === ROUTER_ERROR) break;
       if (!this.router.serves(route, method)) continue;
       if (route.acceptsHost !== undefined && !route.acceptsHost(req)) continue;
+      if (route.acceptsVersion === undefined) {
+        candidates.push(route);
+        break;
+      }
+      const versions = route.versions ?? new Set([route]);
+      if (taken !== undefined && [...versions].every((v) => taken!.has(v))) continue;
       candidates.push(route);
-      if (route.acceptsVersion === undefined) break;
+      taken ??= new Set();
+      for (const v of versions) taken.add(v);
     }
     return candidates;
   }

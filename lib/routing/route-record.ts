@@ -31,4 +31,10 @@ export interface RouteRecord {
    * Absent: the route is not version-filtered. A preflight carries no version.
    */
   readonly acceptsVersion?: (req: RouteRequest) => boolean;
+  /**
+   * With `acceptsVersion`: the version values the route accepts (`VERSION_NEUTRAL`: a request
+   * without a version). A route accepts a request iff the request's version is one of them, so a
+   * route whose versions earlier routes at the same path all accept can never run.
+   */
+  readonly versions?: ReadonlySet<unknown>;
 }

@@ -96,6 +96,17 @@ describe('PolicyTable.preflightRoute', () => {
     expect(t.preflightRoute('/v', 'GET', {})).toMatchObject({ policies: [A, B, FALLBACK] });
   });
 
+  it('leaves out a versioned route that earlier routes always take first', () => {
+    const versioned = (v: string[]) => ({ acceptsVersion: () => true, versions: new Set(v) });
+    const t = table([
+      { method: 'GET', path: '/s', ...versioned(['1', '2']), policy: A },
+      { method: 'GET', path: '/s', ...versioned(['2']), policy: B },
+      { method: 'GET', path: '/s', ...versioned(['2', '3']), policy: FALLBACK },
+    ]);
+    // B accepts only version 2, which A takes first: B never runs.
+    expect(t.preflightRoute('/s', 'GET', {})).toMatchObject({ policies: [A, FALLBACK] });
+  });
+
   it('resolves host-bound routes by the preflight host', () => {
     const t = table([
       { method: 'PUT', path: '/h', acceptsHost: byHost('a.test'), policy: A },
