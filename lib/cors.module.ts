@@ -1,6 +1,8 @@
-import { Module, type INestApplication, type NestModule } from '@nestjs/common';
+import { Module, type DynamicModule, type INestApplication, type NestModule } from '@nestjs/common';
 import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
-import { CorsConfigurableModule } from './cors.module-definition.js';
+import { CORS_OPTIONS_TYPE, CorsConfigurableModule } from './cors.module-definition.js';
+import { configProblem, CorsConfigError, MODULE_PLACE } from './engine/errors.js';
+import { describeValue } from './engine/tokens.js';
 import { CorsRuntime } from './cors.runtime.js';
 import { CorsService } from './cors.service.js';
 import { CorsGuard } from './http/cors.guard.js';
@@ -18,6 +20,24 @@ import { CorsGuard } from './http/cors.guard.js';
 export class CorsModule extends CorsConfigurableModule implements NestModule {
   constructor(private readonly runtime: CorsRuntime) {
     super();
+  }
+
+  /**
+   * `forRoot(options)`. Options that are not an object (the `enableCors` options delegate
+   * `(req, callback) => …`, `undefined`) are refused here: Nest's module builder would turn them
+   * into `{}`, which silently means "every origin".
+   */
+  static override forRoot(options: typeof CORS_OPTIONS_TYPE): DynamicModule {
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      const message =
+        typeof options === 'function'
+          ? 'CorsModule.forRoot() takes an options object, not a function (an enableCors options delegate cannot be used: use origin: (origin, req) => ... or forRootAsync)'
+          : `CorsModule.forRoot() takes an options object, got ${describeValue(options)}`;
+      throw new CorsConfigError([
+        configProblem(MODULE_PLACE, 'options-not-object', message, options),
+      ]);
+    }
+    return super.forRoot(options);
   }
 
   /**

@@ -242,6 +242,23 @@ describe('boot errors', () => {
     expect(error.message).toMatch(/delegate/);
   });
 
+  it('forRoot() refuses a function or a missing options object at once, naming the module', () => {
+    const delegate = (_req: unknown, cb: (e: null, o: object) => void) => cb(null, {});
+    for (const options of [delegate, undefined, null, 'https://app.example']) {
+      let error: unknown;
+      try {
+        CorsModule.forRoot(options as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(CorsConfigError);
+      const problems = (error as CorsConfigError).problems;
+      expect(problems.map((p) => [p.code, p.where, p.source])).toEqual([
+        ['options-not-object', 'module', { kind: 'module' }],
+      ]);
+    }
+  });
+
   it('booleans in origin arrays, empty list items and bad @Cors() values, each where declared', async () => {
     @Controller('e')
     @Cors(5 as never)
