@@ -1,5 +1,5 @@
 import { Module, type DynamicModule, type INestApplication, type NestModule } from '@nestjs/common';
-import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { DiscoveryModule } from '@nestjs/core';
 import { CORS_OPTIONS_TYPE, CorsConfigurableModule } from './cors.module-definition.js';
 import { configProblem, CorsConfigError, MODULE_PLACE } from './engine/errors.js';
 import { describeValue } from './engine/tokens.js';
@@ -9,16 +9,19 @@ import { CorsGuard } from './http/cors.guard.js';
 
 /**
  * `CorsModule.forRoot(options)` / `CorsModule.forRootAsync({ useFactory, inject })`: global by
- * default. It registers the early middleware (from `configure()`, before any route), the guard
- * (`enforce`), and the service.
+ * default. From `configure()`, before any route is registered, it builds the policy table, mounts
+ * the middleware, and makes its guard a global guard when a policy enforces.
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [CorsRuntime, CorsService, CorsGuard, { provide: APP_GUARD, useExisting: CorsGuard }],
+  providers: [CorsRuntime, CorsService, CorsGuard],
   exports: [CorsService],
 })
 export class CorsModule extends CorsConfigurableModule implements NestModule {
-  constructor(private readonly runtime: CorsRuntime) {
+  constructor(
+    private readonly runtime: CorsRuntime,
+    private readonly guard: CorsGuard,
+  ) {
     super();
   }
 
@@ -50,6 +53,6 @@ export class CorsModule extends CorsConfigurableModule implements NestModule {
 
   /** Runs before any route is registered: the middleware then precedes every route. */
   configure(): void {
-    this.runtime.start();
+    this.runtime.start(this.guard);
   }
 }

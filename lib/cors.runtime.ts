@@ -3,7 +3,7 @@
  * known (from `configure()`), mounts the middleware, and swaps in a new table on a live origin
  * update. Internal: apps talk to `CorsService`.
  */
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type CanActivate } from '@nestjs/common';
 import {
   ApplicationConfig,
   HttpAdapterHost,
@@ -68,8 +68,11 @@ export class CorsRuntime {
     return this.middleware?.isSameOrigin(req, origin) ?? false;
   }
 
-  /** Builds the table (throws `CorsConfigError` listing every problem) and mounts the middleware. */
-  start(): void {
+  /**
+   * Builds the table (throws `CorsConfigError` listing every problem), mounts the middleware, and
+   * makes `guard` a global guard if a policy enforces.
+   */
+  start(guard: CanActivate): void {
     if (this.started) return;
     this.started = true;
     const httpAdapter = this.adapterHost.httpAdapter;
@@ -98,6 +101,9 @@ export class CorsRuntime {
     const table = PolicyTable.build(routes, resolver.fallback.policy, adapter.routerFactory());
     this.mount();
     this.middleware?.use(table);
+    // Global guards are read when routes are registered, right after `configure()`. Only an app
+    // with an enforcing policy gets one: the others pay nothing per request.
+    if (table.enforces) this.applicationConfig.addGlobalGuard(guard);
     if (this.options?.debug === true) {
       this.logger.log(`CORS policy table:\n${formatTable(table)}`);
     }

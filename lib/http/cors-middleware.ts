@@ -76,11 +76,11 @@ export class CorsMiddleware {
     if (policy === null) return next();
     const verdict = policy.checkOrigin(origin, req);
     if (typeof verdict === 'string' || verdict instanceof CorsDenial) {
-      this.decorate(req, res, { route, policy, verdict }, path);
+      this.decorate(req, res, route, policy, verdict, path);
       return next();
     }
     verdict.then((settled) => {
-      this.decorate(req, res, { route, policy, verdict: settled }, path);
+      this.decorate(req, res, route, policy, settled, path);
       next();
     });
   };
@@ -88,16 +88,19 @@ export class CorsMiddleware {
   private decorate(
     req: CorsRequest,
     res: ServerResponse,
-    state: CorsRequestState,
+    route: TableRoute | undefined,
+    policy: CorsPolicy,
+    verdict: OriginVerdict,
     path: string,
   ): void {
-    state.policy.writeActual(res, state.verdict);
-    req[CORS_STATE] = state;
-    onHeaders(res, () => reassert(res, state));
-    if (typeof state.verdict !== 'string' && this.logDenial !== undefined) {
+    policy.writeActual(res, verdict);
+    // Kept on the request for the guard, which only looks at enforcing policies.
+    if (policy.enforce) req[CORS_STATE] = { route, policy, verdict };
+    onHeaders(res, () => reassert(res, req, policy, verdict));
+    if (typeof verdict !== 'string' && this.logDenial !== undefined) {
       const origin = req.headers.origin;
       if (origin !== undefined && !this.isSameOrigin(req, origin)) {
-        this.log(req, path, routeName(state.route), state.verdict.reason, state.route?.source);
+        this.log(req, path, routeName(route), verdict.reason, route?.source);
       }
     }
   }
@@ -221,7 +224,16 @@ function joined(value: string | string[] | undefined): string | undefined {
  * interceptor, a filter, another middleware) replaced the CORS headers or `Vary`, put them back,
  * so a `res.setHeader('Vary', 'Accept')` cannot open a cache-poisoning hole.
  */
-function reassert(res: ServerResponse, { policy, verdict }: CorsRequestState): void {
+function reassert(
+  res: ServerResponse,
+  req: CorsRequest,
+  decidedPolicy: CorsPolicy,
+  decidedVerdict: OriginVerdict,
+): void {
+  // The guard may have redone the decision for the exact handler.
+  const state = req[CORS_STATE];
+  const policy = state?.policy ?? decidedPolicy;
+  const verdict = state?.verdict ?? decidedVerdict;
   if (typeof verdict === 'string' && res.getHeader('Access-Control-Allow-Origin') !== verdict) {
     policy.writeActual(res, verdict);
   } else if (

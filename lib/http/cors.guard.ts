@@ -23,8 +23,9 @@ const CORS_RESPONSE_HEADERS = [
 
 /**
  * `enforce: true`: a cross-origin request from an origin the route's policy refuses gets Nest's
- * 403 (`ForbiddenException`, through the app's exception filters) before the handler. Registered
- * by the module as a global guard; it returns at once for handlers whose policies do not enforce.
+ * 403 (`ForbiddenException`, through the app's exception filters) before the handler. The module
+ * makes it a global guard when a policy enforces; it returns at once for handlers whose policies
+ * do not.
  * It knows the exact handler, so it also corrects the rare request whose URL changed after the
  * middleware decided (a Nest middleware rewriting `req.url`).
  */

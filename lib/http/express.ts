@@ -23,8 +23,7 @@ interface MatchingOptions {
 export function expressAdapter(httpAdapter: HttpServer): CorsAdapter {
   return {
     mount: (middleware: NodeMiddleware) => mountFirst(httpAdapter, middleware),
-    // The router matches the pathname parseurl gives (cached on the request: parsed once).
-    pathOf: (req: IncomingMessage) => parseUrl(req)?.pathname ?? undefined,
+    pathOf,
     protocolOf: (req: IncomingMessage) => (req as { protocol?: string }).protocol ?? 'http',
     routerFactory: () => {
       const options = (
@@ -38,6 +37,35 @@ export function expressAdapter(httpAdapter: HttpServer): CorsAdapter {
       });
     },
   };
+}
+
+/**
+ * The pathname the router matches: parseurl's, as the router reads it. The common origin-form
+ * target takes parseurl's own fast path, done here without allocating its URL object; anything
+ * else is left to parseurl (which caches it on the request for the router).
+ */
+function pathOf(req: IncomingMessage): string | undefined {
+  const url = req.url as string;
+  if (url.charCodeAt(0) !== 0x2f) return parseUrl(req)?.pathname ?? undefined;
+  let end = url.length;
+  for (let i = 1; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 0x3f) {
+      if (end === url.length) end = i;
+    } else if (
+      c === 0x09 ||
+      c === 0x0a ||
+      c === 0x0c ||
+      c === 0x0d ||
+      c === 0x20 ||
+      c === 0x23 ||
+      c === 0xa0 ||
+      c === 0xfeff
+    ) {
+      return parseUrl(req)?.pathname ?? undefined;
+    }
+  }
+  return end === url.length ? url : url.slice(0, end);
 }
 
 /** The body parsers Nest (or `useBodyParser`) mounts, by their Express layer names. */
@@ -69,16 +97,19 @@ const NO = 0;
 const YES = 1;
 const ERROR = 2;
 
-interface CompiledRoute {
-  route: TableRoute;
+/** The routes registered with one pattern: the router's matcher is built and run once for all. */
+interface PatternGroup {
+  readonly pattern: string;
+  /** In registration order. */
+  readonly routes: TableRoute[];
   /** NO, YES, or ERROR (the router throws decoding a parameter, and gives up on the path). */
   test(path: string): number;
 }
 
 interface TrieNode {
   readonly children: Map<string, TrieNode>;
-  /** Routes whose literal leading segments end here, in registration order. */
-  readonly routes: CompiledRoute[];
+  /** Patterns whose literal leading segments end here. */
+  readonly groups: PatternGroup[];
 }
 
 export function expressRouterMirror(options: MatchingOptions): RouterMirrorFactory {
@@ -90,16 +121,21 @@ export function expressRouterMirror(options: MatchingOptions): RouterMirrorFacto
  * matcher the router builds; a path spelled exactly like a static route is one Map lookup.
  */
 class ExpressRouterMirror implements RouterMirror {
-  private readonly root: TrieNode = { children: new Map(), routes: [] };
+  private readonly root: TrieNode = { children: new Map(), groups: [] };
   private readonly exact = new Map<string, readonly TableRoute[]>();
 
   constructor(
     routes: readonly TableRoute[],
     private readonly options: MatchingOptions,
   ) {
-    for (const route of routes) this.insert(route);
+    const groups = new Map<string, PatternGroup>();
     for (const route of routes) {
       const pattern = this.pattern(route.path);
+      let group = groups.get(pattern);
+      if (group === undefined) groups.set(pattern, (group = this.insert(pattern)));
+      group.routes.push(route);
+    }
+    for (const { pattern } of groups.values()) {
       if (DYNAMIC.test(pattern)) continue;
       const spellings = options.strict || pattern === '/' ? [pattern] : [pattern, `${pattern}/`];
       for (const path of spellings) this.exact.set(path, this.collect(path));
@@ -124,25 +160,8 @@ class ExpressRouterMirror implements RouterMirror {
     return this.options.strict || path === '/' ? path : path.replace(/\/+$/, '');
   }
 
-  private insert(route: TableRoute): void {
-    const pattern = this.pattern(route.path);
-    const matchOptions = {
-      sensitive: this.options.caseSensitive,
-      end: true,
-      trailing: !this.options.strict,
-    };
-    const { regexp } = pathToRegexp(pattern, matchOptions);
-    const decoding = match(pattern, { ...matchOptions, decode: decodeParam });
-    const test = (path: string): number => {
-      if (!regexp.test(path)) return NO;
-      if (path.indexOf('%') === -1) return YES;
-      try {
-        decoding(path);
-        return YES;
-      } catch {
-        return ERROR;
-      }
-    };
+  private insert(pattern: string): PatternGroup {
+    const group: PatternGroup = { pattern, routes: [], test: this.matcher(pattern) };
     let node = this.root;
     for (const segment of pattern.split('/').slice(1)) {
       if (DYNAMIC.test(segment)) break;
@@ -151,23 +170,52 @@ class ExpressRouterMirror implements RouterMirror {
       const key = this.key(segment);
       let child = node.children.get(key);
       if (child === undefined)
-        node.children.set(key, (child = { children: new Map(), routes: [] }));
+        node.children.set(key, (child = { children: new Map(), groups: [] }));
       node = child;
     }
-    node.routes.push({ route, test });
+    node.groups.push(group);
+    return group;
   }
 
-  /** Every route matching `path`, in registration order, cut at the first the router fails on. */
+  /** The router's own matcher for `pattern` (router 2 Layer), decoding only when it can fail. */
+  private matcher(pattern: string): PatternGroup['test'] {
+    const options = {
+      sensitive: this.options.caseSensitive,
+      end: true,
+      trailing: !this.options.strict,
+    };
+    const { regexp } = pathToRegexp(pattern, options);
+    let decoding: ((path: string) => unknown) | undefined;
+    return (path) => {
+      if (!regexp.test(path)) return NO;
+      if (path.indexOf('%') === -1) return YES;
+      decoding ??= match(pattern, { ...options, decode: decodeParam });
+      try {
+        decoding(path);
+        return YES;
+      } catch {
+        return ERROR;
+      }
+    };
+  }
+
+  /**
+   * Every route matching `path`, in registration order, cut at the first the router fails on.
+   * The usual case, one matching pattern, returns that pattern's routes as they are.
+   */
   private collect(path: string): readonly TableRoute[] {
-    let found: TableRoute[] | undefined;
+    let first: PatternGroup | undefined;
+    let more: PatternGroup[] | undefined;
     let errorAt = Infinity;
     let node: TrieNode | undefined = this.root;
     let start = 1;
     while (node !== undefined) {
-      for (const candidate of node.routes) {
-        const result = candidate.test(path);
-        if (result === YES) (found ??= []).push(candidate.route);
-        else if (result === ERROR) errorAt = Math.min(errorAt, candidate.route.order);
+      for (const group of node.groups) {
+        const result = group.test(path);
+        if (result === YES) {
+          if (first === undefined) first = group;
+          else (more ??= []).push(group);
+        } else if (result === ERROR) errorAt = Math.min(errorAt, group.routes[0].order);
       }
       if (start > path.length) break;
       let end = path.indexOf('/', start);
@@ -175,8 +223,10 @@ class ExpressRouterMirror implements RouterMirror {
       node = node.children.get(this.key(path.slice(start, end)));
       start = end + 1;
     }
-    if (found === undefined) return errorAt === Infinity ? NONE : [ROUTER_ERROR];
-    if (found.length > 1) found.sort((a, b) => a.order - b.order);
+    if (first === undefined) return errorAt === Infinity ? NONE : [ROUTER_ERROR];
+    if (more === undefined && errorAt === Infinity) return first.routes;
+    let found = first.routes.concat(...(more ?? []).map((g) => g.routes));
+    found.sort((a, b) => a.order - b.order);
     if (errorAt !== Infinity) {
       found = found.filter((r) => r.order < errorAt);
       found.push(ROUTER_ERROR);
@@ -185,16 +235,11 @@ class ExpressRouterMirror implements RouterMirror {
   }
 
   private key(segment: string): string {
-    return this.options.caseSensitive ? segment : asciiLowerCase(segment);
+    return this.options.caseSensitive ? segment : segment.toLowerCase();
   }
 }
 
 const NONE: readonly TableRoute[] = Object.freeze([]);
-
-/** Lower-cases A-Z only, like a case-insensitive (non-Unicode) RegExp compares ASCII letters. */
-function asciiLowerCase(value: string): string {
-  return value.replace(/[A-Z]+/g, (s) => s.toLowerCase());
-}
 
 /** The router's own parameter decoding (router 2, layer.js): a malformed escape throws. */
 function decodeParam(value: string): string {

@@ -135,6 +135,11 @@ export class PolicyTable {
     };
   }
 
+  /** Does any route's policy enforce (then the module needs its guard)? */
+  get enforces(): boolean {
+    return this.enforced.size > 0;
+  }
+
   /** The guard's question: the table routes of a handler whose policy has `enforce`. */
   enforcedRoutesOf(handler: Function): readonly TableRoute[] | undefined {
     return this.enforced.get(handler);

@@ -1,12 +1,22 @@
 /**
- * The module puts its guard on handlers through their metadata, and a controller class can serve
- * several applications in one process (test suites do this): the guard must act only in the
- * application whose module put it there.
+ * The guard is an application's own global guard, added only when a policy enforces: it never
+ * touches controller metadata, so a controller class serving several applications in one process
+ * (test suites do this) is enforced only where the module says so.
  */
 import { describe, expect, it } from '@jest/globals';
 import { Controller, Get } from '@nestjs/common';
+import { ApplicationConfig } from '@nestjs/core';
+import { GUARDS_METADATA } from '@nestjs/common/constants.js';
 import { Cors, CorsModule } from '../../lib/index.js';
 import { get, makeApp } from './helpers.js';
+
+@Controller('notes')
+class NotesController {
+  @Get()
+  list() {
+    return 'notes';
+  }
+}
 
 const APP = 'https://app.example';
 const EVIL = 'https://evil.example';
@@ -37,5 +47,28 @@ describe('the guard of one application stays out of another', () => {
     await get(withCors, '/reports', EVIL).expect(403);
     await withoutCors.close();
     await withCors.close();
+  });
+});
+
+describe('the guard is there only where a policy enforces', () => {
+  it('no enforcing policy: no global guard, no metadata written', async () => {
+    const app = await makeApp({
+      imports: [CorsModule.forRoot({ origin: [APP] })],
+      controllers: [NotesController],
+    });
+    expect(app.get(ApplicationConfig).getGlobalGuards()).toEqual([]);
+    expect(Reflect.getMetadata(GUARDS_METADATA, NotesController.prototype.list)).toBeUndefined();
+    await get(app, '/notes', EVIL).expect(200, 'notes');
+    await app.close();
+  });
+
+  it('an enforcing policy: one global guard, still no metadata written', async () => {
+    const app = await makeApp({
+      imports: [CorsModule.forRoot({ origin: [APP] })],
+      controllers: [ReportsController],
+    });
+    expect(app.get(ApplicationConfig).getGlobalGuards()).toHaveLength(1);
+    expect(Reflect.getMetadata(GUARDS_METADATA, ReportsController.prototype.list)).toBeUndefined();
+    await app.close();
   });
 });

@@ -119,7 +119,7 @@ describe('README: an origin function always leads to an answer', () => {
   });
 
   it("'*' from the callback: any origin without credentials, a denial with credentials", async () => {
-    const star = (_o: string, cb: (e: null, v: string) => void) => cb(null, '*');
+    const star = (_o: string | undefined, cb: (e: null, v: string) => void) => cb(null, '*');
     const open = await start(tenants(star));
     expect((await get(open.app, '/t', APP)).headers['access-control-allow-origin']).toBe('*');
     await open.app.close();
