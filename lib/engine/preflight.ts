@@ -20,7 +20,7 @@ export interface MethodPolicy {
   readonly policy: CorsPolicy;
 }
 
-/** Where a preflight goes, as far as CORS is concerned. */
+/** Where a preflight goes, as far as CORS is concerned. Built by `makePreflightRoute()`. */
 export interface PreflightRoute {
   /**
    * The policies of every handler that may serve the real request, in router order: usually
@@ -36,6 +36,27 @@ export interface PreflightRoute {
   readonly methods: readonly MethodPolicy[];
   /** True off any route: a policy without `methods` then allows the `cors` default list only. */
   readonly defaultMethods: boolean;
+  /** Decided once: `Vary` of every answer, and the listed methods decided by the first policy. */
+  readonly vary: string;
+  readonly ownMethods: string;
+  readonly onlyOwnMethods: boolean;
+}
+
+/** A `PreflightRoute`, with what every answer through it shares computed once. */
+export function makePreflightRoute(
+  policies: readonly CorsPolicy[],
+  methods: readonly MethodPolicy[],
+  defaultMethods: boolean,
+): PreflightRoute {
+  const own = methods.filter((m) => m.policy === policies[0]).map((m) => m.method);
+  return {
+    policies,
+    methods,
+    defaultMethods,
+    vary: varyOf(policies),
+    ownMethods: own.join(', '),
+    onlyOwnMethods: own.length === methods.length,
+  };
 }
 
 /** The preflight's own headers (lowercase names, as Node gives them). */
@@ -86,6 +107,14 @@ export function decidePreflight(
 ): PreflightAnswer | Promise<PreflightAnswer> {
   const invalid = checkRequestMethod(req.method);
   if (invalid !== undefined) return denied(route, invalid, -1);
+  if (route.policies.length === 1) {
+    // The usual case, without the arrays of the general one.
+    const verdict = route.policies[0].checkOrigin(req.origin, req.request);
+    if (typeof verdict === 'string' || verdict instanceof CorsDenial) {
+      return answerOne(req, route, verdict);
+    }
+    return verdict.then((settled) => answerOne(req, route, settled));
+  }
   const verdicts = originVerdicts(req, route.policies);
   if (!Array.isArray(verdicts)) return verdicts.then((settled) => answer(req, route, settled));
   return answer(req, route, verdicts);
@@ -139,21 +168,39 @@ function answer(
   let allowHeaders: string | undefined;
   let sameHeaders = true;
   for (let i = 0; i < policies.length; i++) {
-    const policy = policies[i];
-    const verdict = verdicts[i];
-    if (typeof verdict !== 'string') return denied(route, verdict.reason, i);
-    if (route.defaultMethods && policy.methods === null && !DEFAULT_METHODS.includes(req.method)) {
-      return denied(route, `method ${req.method} is not allowed by default`, i);
-    }
-    const headers = policy.checkPreflight(req.method, req.headers);
-    if (typeof headers !== 'string') return denied(route, headers.reason, i);
+    const headers = check(req, route, policies[i], verdicts[i], i);
+    if (typeof headers !== 'string') return headers;
     if (allowHeaders !== undefined && headers !== allowHeaders) sameHeaders = false;
     allowHeaders ??= headers;
   }
-  if (policies.length === 1) {
-    return allowedBy(req, route, policies[0], verdicts[0] as string, allowHeaders as string);
-  }
   return allowedByAll(req, route, verdicts as string[], sameHeaders ? allowHeaders : undefined);
+}
+
+function answerOne(
+  req: PreflightRequest,
+  route: PreflightRoute,
+  verdict: OriginVerdict,
+): PreflightAnswer {
+  const policy = route.policies[0];
+  const headers = check(req, route, policy, verdict, 0);
+  if (typeof headers !== 'string') return headers;
+  return allowedBy(req, route, policy, verdict as string, headers);
+}
+
+/** One policy's verdict on the preflight: the `Access-Control-Allow-Headers` value, or a denial. */
+function check(
+  req: PreflightRequest,
+  route: PreflightRoute,
+  policy: CorsPolicy,
+  verdict: OriginVerdict,
+  index: number,
+): string | PreflightDenied {
+  if (typeof verdict !== 'string') return denied(route, verdict.reason, index);
+  if (route.defaultMethods && policy.methods === null && !DEFAULT_METHODS.includes(req.method)) {
+    return denied(route, `method ${req.method} is not allowed by default`, index);
+  }
+  const headers = policy.checkPreflight(req.method, req.headers);
+  return typeof headers === 'string' ? headers : denied(route, headers.reason, index);
 }
 
 function allowedBy(
@@ -174,7 +221,7 @@ function allowedBy(
     maxAge: policy.maxAgeHeader,
     cacheControl: policy.cacheControlHeader,
     privateNetwork: policy.privateNetwork && req.privateNetwork,
-    vary: varyOf(route.policies),
+    vary: route.vary,
   };
 }
 
@@ -209,7 +256,7 @@ function allowedByAll(
     maxAge,
     cacheControl,
     privateNetwork: req.privateNetwork && policies.every((p) => p.privateNetwork),
-    vary: varyOf(policies),
+    vary: route.vary,
   };
 }
 
@@ -225,6 +272,12 @@ function allowMethods(
   allowHeaders: string,
 ): string {
   if (policy.methods === '*') return req.method;
+  if (route.onlyOwnMethods && policy === route.policies[0]) {
+    // Every listed method is this policy's own: nothing to check per request.
+    const own = route.ownMethods;
+    if (own.length === 0) return req.method;
+    return isListed(own, req.method) ? own : `${req.method}, ${own}`;
+  }
   let value = '';
   let listed = false;
   for (const { method, policy: other } of route.methods) {
@@ -254,7 +307,7 @@ function accepts(
 }
 
 function denied(route: PreflightRoute, reason: string, refusedBy: number): PreflightDenied {
-  return { allowed: false, reason, refusedBy, vary: varyOf(route.policies) };
+  return { allowed: false, reason, refusedBy, vary: route.vary };
 }
 
 /** A refusal decided before any policy is asked (the method is not served at this path). */
@@ -273,11 +326,22 @@ export function singlePolicyRoute(policy: CorsPolicy, served?: readonly string[]
   if (served === undefined) listed = configured ?? DEFAULT_METHODS;
   else if (served.includes('ALL')) listed = configured ?? served.filter((m) => m !== 'ALL');
   else listed = served;
-  return {
-    policies: [policy],
-    methods: listed.filter((m) => policy.allowsMethod(m)).map((method) => ({ method, policy })),
-    defaultMethods: served === undefined,
-  };
+  const methods = listed
+    .filter((m) => policy.allowsMethod(m))
+    .map((method) => ({ method, policy }));
+  return makePreflightRoute([policy], methods, served === undefined);
+}
+
+/** Is `method` one of the `, `-joined `list`? */
+function isListed(list: string, method: string): boolean {
+  let start = 0;
+  while (start <= list.length) {
+    let end = list.indexOf(', ', start);
+    if (end === -1) end = list.length;
+    if (end - start === method.length && list.startsWith(method, start)) return true;
+    start = end + 2;
+  }
+  return false;
 }
 
 function varyOf(policies: readonly CorsPolicy[]): string {

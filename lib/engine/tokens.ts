@@ -24,6 +24,7 @@ export function isToken(value: string): boolean {
 
 /** Methods a browser never sends (Fetch §2.2.1, byte-case-insensitive). */
 export function isForbiddenMethod(method: string): boolean {
+  if (method.length !== 5 && method.length !== 7) return false;
   const upper = method.toUpperCase();
   return upper === 'CONNECT' || upper === 'TRACE' || upper === 'TRACK';
 }

@@ -100,7 +100,7 @@ const ERROR = 2;
 /** The routes registered with one pattern: the router's matcher is built and run once for all. */
 interface PatternGroup {
   readonly pattern: string;
-  /** In registration order. */
+  /** In registration order (frozen once every route is in). */
   readonly routes: TableRoute[];
   /** NO, YES, or ERROR (the router throws decoding a parameter, and gives up on the path). */
   test(path: string): number;
@@ -135,10 +135,11 @@ class ExpressRouterMirror implements RouterMirror {
       if (group === undefined) groups.set(pattern, (group = this.insert(pattern)));
       group.routes.push(route);
     }
+    for (const group of groups.values()) Object.freeze(group.routes);
     for (const { pattern } of groups.values()) {
       if (DYNAMIC.test(pattern)) continue;
       const spellings = options.strict || pattern === '/' ? [pattern] : [pattern, `${pattern}/`];
-      for (const path of spellings) this.exact.set(path, this.collect(path));
+      for (const path of spellings) this.exact.set(path, Object.freeze(this.collect(path)));
     }
   }
 

@@ -6,7 +6,12 @@
  * module (`RouterMirror`); the order, the host and version filters and the fall-through are here.
  */
 import type { CorsPolicy } from '../engine/cors-policy.js';
-import { singlePolicyRoute, type MethodPolicy, type PreflightRoute } from '../engine/preflight.js';
+import {
+  makePreflightRoute,
+  singlePolicyRoute,
+  type MethodPolicy,
+  type PreflightRoute,
+} from '../engine/preflight.js';
 import type { RouteRecord, RouteRequest } from './route-record.js';
 
 /** A route with its effective policy (null: CORS off) and where that policy came from. */
@@ -51,7 +56,16 @@ export type NoPreflightRoute =
   /** Some handler that may serve it (another version) has CORS off: it cannot approve. */
   | 'cors-off-candidate';
 
+/** A preflight's route, with the table routes its policies come from (for messages). */
+export type PreflightTarget = PreflightRoute & { readonly routes: readonly TableRoute[] };
+
+const MAX_CACHED_METHODS = 32;
+
 export class PolicyTable {
+  private readonly preflights = new WeakMap<
+    readonly TableRoute[],
+    Map<string, PreflightTarget | NoPreflightRoute>
+  >();
   private readonly router: RouterMirror;
   /** Handlers with a route whose policy has `enforce`: the only ones the guard looks at. */
   private readonly enforced: ReadonlyMap<Function, readonly TableRoute[]>;
@@ -118,8 +132,27 @@ export class PolicyTable {
     path: string,
     method: string,
     req: RouteRequest,
-  ): (PreflightRoute & { routes: readonly TableRoute[] }) | NoPreflightRoute {
+  ): PreflightTarget | NoPreflightRoute {
     const routes = this.router.routesAt(path);
+    let cache = this.preflights.get(routes);
+    const hit = cache?.get(method);
+    if (hit !== undefined) return hit;
+    const target = this.resolvePreflight(routes, method, req);
+    // The mirror's own (frozen) route lists are stable: what they decide per method is kept,
+    // unless a host filter makes it depend on the request.
+    if (Object.isFrozen(routes) && !routes.some((r) => r.acceptsHost !== undefined)) {
+      if (cache === undefined) this.preflights.set(routes, (cache = new Map()));
+      // Bounded: an @All() route serves any method name a request makes up.
+      if (cache.size < MAX_CACHED_METHODS) cache.set(method, target);
+    }
+    return target;
+  }
+
+  private resolvePreflight(
+    routes: readonly TableRoute[],
+    method: string,
+    req: RouteRequest,
+  ): PreflightTarget | NoPreflightRoute {
     if (routes.length === 0 || routes[0] === ROUTER_ERROR) return 'no-route';
     const candidates = this.candidates(routes, method, req);
     if (candidates.length === 0) return 'method-not-served';
@@ -127,12 +160,8 @@ export class PolicyTable {
     for (const route of candidates) if (route.policy !== null) policies.push(route.policy);
     if (policies.length === 0) return 'cors-off';
     if (policies.length < candidates.length) return 'cors-off-candidate';
-    return {
-      routes: candidates,
-      policies,
-      methods: policies.length === 1 ? this.methodsAt(routes, req) : [],
-      defaultMethods: false,
-    };
+    const methods = policies.length === 1 ? this.methodsAt(routes, req) : [];
+    return { ...makePreflightRoute(policies, methods, false), routes: candidates };
   }
 
   /** Does any route's policy enforce (then the module needs its guard)? */
