@@ -18,6 +18,7 @@ import {
   configProblem,
   CorsConfigError,
   MODULE_PLACE,
+  pathPlace,
   policyPlace,
   problemKey,
   ProblemList,
@@ -92,13 +93,35 @@ export class CorsRuntime {
         record.name,
       ),
     }));
+    const adapter = this.corsAdapter();
+    if (adapter.otherCorsMiddleware() !== undefined) {
+      resolver.problems.errors.push(
+        configProblem(
+          MODULE_PLACE,
+          'conflicting-cors-middleware',
+          'app.enableCors() (or the cors option of NestFactory.create, or app.use(cors())) is mounted too: it would answer every preflight before this module and override its headers. Delete it: CorsModule replaces it (the same options object goes to CorsModule.forRoot)',
+        ),
+      );
+    }
+    for (const { path } of resolver.paths) {
+      const problem = typeof path === 'string' ? adapter.checkPath(path) : 'not a string';
+      if (problem === undefined) continue;
+      const message = `${JSON.stringify(path)} is not a path pattern the router accepts: ${problem}`;
+      resolver.problems.errors.push(
+        configProblem(pathPlace(path), 'invalid-path-pattern', message, path),
+      );
+    }
     for (const warning of resolver.problems.warnings) {
       this.logger.warn(`${warning.where}: ${warning.message}`);
     }
     if (resolver.problems.errors.length > 0) throw new CorsConfigError(resolver.problems.errors);
     this.originOwners = resolver.originOwners;
-    const adapter = this.corsAdapter();
-    const table = PolicyTable.build(routes, resolver.fallback.policy, adapter.routerFactory());
+    const table = PolicyTable.build(
+      routes,
+      resolver.fallback,
+      adapter.routerFactory(),
+      resolver.paths,
+    );
     this.mount();
     this.middleware?.use(table);
     // Global guards are read when routes are registered, right after `configure()`. Only an app
@@ -181,7 +204,7 @@ function remapOwners(
 }
 
 function formatTable(table: PolicyTable): string {
-  return table.routes
+  return [...table.routes, ...table.paths]
     .map((r) => {
       const p = r.policy?.describe();
       const list = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));

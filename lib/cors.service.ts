@@ -18,9 +18,15 @@ export interface CorsRouteReport {
 export class CorsService {
   constructor(private readonly runtime: CorsRuntime) {}
 
-  /** Every route with its effective policy and where it came from (origins as they are now). */
+  /**
+   * Every route with its effective policy and where it came from (origins as they are now), then
+   * every `paths` entry.
+   */
   report(): CorsRouteReport[] {
-    return (this.runtime.table?.routes ?? []).map((route) => ({
+    const table = this.runtime.table;
+    if (table === undefined) return [];
+    // Routes first, then the `paths` entries (method `ALL`, handler `paths["/graphql"]`).
+    return [...table.routes, ...table.paths].map((route) => ({
       method: route.method,
       path: route.path,
       handler: route.name,

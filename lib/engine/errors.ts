@@ -11,7 +11,8 @@ import { describeValue } from './tokens.js';
 export type CorsProblemSource =
   | { readonly kind: 'module' }
   | { readonly kind: 'policy'; readonly name: string }
-  | { readonly kind: 'route'; readonly controller: string; readonly handler?: string };
+  | { readonly kind: 'route'; readonly controller: string; readonly handler?: string }
+  | { readonly kind: 'path'; readonly path: string };
 
 /**
  * The kind of a configuration problem: stable, for programs (the message is for people).
@@ -26,6 +27,10 @@ export type CorsProblemSource =
  *   `debug` is not `true`/`false`.
  * - `invalid-routes`: `routes` is neither `'all'` nor `'decorated'`.
  * - `invalid-policies`: `policies` is not an object of named options.
+ * - `invalid-paths`: `paths` is not an object of path patterns.
+ * - `conflicting-cors-middleware`: `app.enableCors()`, the `cors` option of `NestFactory.create`
+ *   or a hand-mounted `cors` middleware is there too, and would override this module.
+ * - `invalid-path-pattern`: a `paths` key the HTTP adapter's router cannot parse.
  * - `unknown-policy`: `@Cors('name')` (or `setOrigins(…, 'name')`) names no defined policy.
  * - `invalid-decorator-value`: `@Cors()` got something other than options, a name or `false`.
  * - `policy-without-origin`: a live origin update targets a policy that declares no `origin`
@@ -77,6 +82,9 @@ export type CorsProblemCode =
   | 'invalid-boolean'
   | 'invalid-routes'
   | 'invalid-policies'
+  | 'invalid-paths'
+  | 'conflicting-cors-middleware'
+  | 'invalid-path-pattern'
   | 'unknown-policy'
   | 'invalid-decorator-value'
   | 'policy-without-origin'
@@ -155,6 +163,11 @@ export function routePlace(controller: string, handler?: string): CorsProblemPla
   return handler === undefined
     ? { where: controller, source: { kind: 'route', controller } }
     : { where: `${controller}.${handler}`, source: { kind: 'route', controller, handler } };
+}
+
+/** A `paths` entry of the module options (a path no controller route serves). */
+export function pathPlace(path: string): CorsProblemPlace {
+  return { where: `paths[${JSON.stringify(path)}]`, source: { kind: 'path', path } };
 }
 
 /**
@@ -245,6 +258,8 @@ export function sourceKey(source: CorsProblemSource): string {
       return `policy:${source.name}`;
     case 'route':
       return `route:${source.controller}:${source.handler ?? ''}`;
+    case 'path':
+      return `path:${source.path}`;
   }
 }
 

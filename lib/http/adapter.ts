@@ -20,6 +20,10 @@ export interface CorsAdapter {
   pathOf(req: IncomingMessage): string | undefined;
   /** `http` or `https`, as the application sees it (trusted proxies included). */
   protocolOf(req: IncomingMessage): string;
+  /** Another CORS middleware mounted on the adapter (`enableCors()`), described, if any. */
+  otherCorsMiddleware(): string | undefined;
+  /** Why the router cannot take `pattern` as a route path, or undefined when it can. */
+  checkPath(pattern: string): string | undefined;
   /** Builds the router mirror (called once the application's router exists). */
   routerFactory(): RouterMirrorFactory;
 }

@@ -71,8 +71,8 @@ export class CorsMiddleware {
         return this.preflight(table, req, res, next, path, origin, requestMethod as string);
       }
     }
-    const route = table.routeFor(path, req.method as string, req);
-    const policy = route === undefined ? table.fallback : route.policy;
+    const route = table.routeFor(path, req.method as string, req) ?? table.offRouteFor(path);
+    const policy = route.policy;
     if (policy === null) return next();
     const verdict = policy.checkOrigin(origin, req);
     if (typeof verdict === 'string' || verdict instanceof CorsDenial) {
@@ -123,8 +123,11 @@ export class CorsMiddleware {
     let route: PreflightRoute;
     let names: readonly TableRoute[] = [];
     if (target === 'no-route') {
-      if (table.fallbackPreflight === null) return next(); // `routes: 'decorated'`: the app answers
-      route = table.fallbackPreflight;
+      const off = table.offRouteFor(path);
+      const offRoute = table.offRoutePreflight(off);
+      if (offRoute === null) return next(); // CORS off there (`routes: 'decorated'`): the app's
+      route = offRoute;
+      names = [off];
     } else if (target === 'cors-off') {
       return next(); // the app answers (its own OPTIONS route, or a 404)
     } else if (target === 'method-not-served' || target === 'cors-off-candidate') {

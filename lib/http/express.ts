@@ -25,6 +25,21 @@ export function expressAdapter(httpAdapter: HttpServer): CorsAdapter {
     mount: (middleware: NodeMiddleware) => mountFirst(httpAdapter, middleware),
     pathOf,
     protocolOf: (req: IncomingMessage) => (req as { protocol?: string }).protocol ?? 'http',
+    otherCorsMiddleware: () => {
+      // The `cors` package's middleware, which `enableCors()` and `{ cors }` mount, is named so.
+      const stack = routerStack(httpAdapter) ?? [];
+      return stack.some((layer) => (layer as Layer).name === 'corsMiddleware')
+        ? 'the cors middleware'
+        : undefined;
+    },
+    checkPath: (pattern: string) => {
+      try {
+        pathToRegexp(pattern);
+        return undefined;
+      } catch (error) {
+        return error instanceof Error ? error.message : String(error);
+      }
+    },
     routerFactory: () => {
       const options = (
         httpAdapter as {
@@ -72,21 +87,31 @@ function pathOf(req: IncomingMessage): string | undefined {
 const BODY_PARSER = /^(json|urlencoded|raw|text)Parser$/;
 
 /**
- * A root-level `app.use()` covers every path, outside a global prefix too. It is moved just
- * before the first body parser Nest mounted in `init()`, so a malformed or too-large body gets
- * its 400/413 with CORS headers; middleware `main.ts` added earlier still runs first.
+ * A root-level `app.use()` covers every path, outside a global prefix too. It is moved before the
+ * first route (one added on the adapter in `main.ts`) or body parser Nest mounted in `init()`,
+ * whichever comes first: a malformed or too-large body gets its 400/413 with CORS headers, and
+ * non-controller routes are covered. Middleware `main.ts` added earlier still runs first.
  */
 function mountFirst(httpAdapter: HttpServer, middleware: NodeMiddleware): void {
   httpAdapter.use(middleware);
-  const stack = (httpAdapter.getInstance() as { router?: { stack?: unknown[] } }).router?.stack;
-  if (!Array.isArray(stack) || (stack.at(-1) as Layer | undefined)?.handle !== middleware) return;
-  const parser = stack.findIndex((layer) => BODY_PARSER.test((layer as Layer).name ?? ''));
-  if (parser !== -1 && parser < stack.length - 1) stack.splice(parser, 0, stack.pop());
+  const stack = routerStack(httpAdapter);
+  if (stack === undefined || (stack.at(-1) as Layer | undefined)?.handle !== middleware) return;
+  const before = stack.findIndex(
+    (layer) =>
+      (layer as Layer).route !== undefined || BODY_PARSER.test((layer as Layer).name ?? ''),
+  );
+  if (before !== -1 && before < stack.length - 1) stack.splice(before, 0, stack.pop());
+}
+
+function routerStack(httpAdapter: HttpServer): unknown[] | undefined {
+  const stack = (httpAdapter.getInstance() as { router?: { stack?: unknown } }).router?.stack;
+  return Array.isArray(stack) ? stack : undefined;
 }
 
 interface Layer {
   name?: string;
   handle?: unknown;
+  route?: unknown;
 }
 
 /** path-to-regexp 8 syntax: a segment with one of these is not a literal. */

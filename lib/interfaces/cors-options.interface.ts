@@ -70,6 +70,13 @@ export interface CorsPolicyOptions {
 export interface CorsModuleOptions extends CorsPolicyOptions {
   /** Named policies, used as `@Cors('name')`. */
   policies?: Record<string, CorsPolicyOptions>;
+  /**
+   * Policies for paths no controller route serves (GraphQL, Swagger UI, static files, routes added
+   * on the HTTP adapter): a path pattern in the router's syntax (`'/graphql'`, `'/docs{/*rest}'`)
+   * and what `@Cors()` takes: a policy name, options merged over the module defaults, or `false`.
+   * The first matching pattern decides; controller routes always keep their own policy.
+   */
+  paths?: Record<string, CorsDecoratorValue>;
   /** `'all'` (default): every route gets the module defaults; `'decorated'`: only routes under `@Cors`. */
   routes?: 'all' | 'decorated';
   /** Log every denial with its reason and print the policy table at boot. */

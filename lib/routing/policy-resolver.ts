@@ -6,6 +6,7 @@
 import { checkOptionsObject, CorsPolicy } from '../engine/cors-policy.js';
 import {
   MODULE_PLACE,
+  pathPlace,
   policyPlace,
   problemKey,
   ProblemList,
@@ -31,13 +32,15 @@ export interface ResolvedPolicy {
   source: string;
 }
 
-const MODULE_ONLY_KEYS = ['policies', 'routes', 'debug'] as const;
+const MODULE_ONLY_KEYS = ['policies', 'paths', 'routes', 'debug'] as const;
 
 export class PolicyResolver {
   /** Every error and warning, each reported once where it was declared. */
   readonly problems = new ProblemList();
   /** The module defaults as a policy (null when `routes: 'decorated'`). */
   readonly fallback: ResolvedPolicy;
+  /** `paths` entries, in declaration order: a path pattern and its effective policy. */
+  readonly paths: ReadonlyArray<ResolvedPolicy & { readonly path: string }>;
   private readonly options: CorsModuleOptions;
   private readonly defaults: CorsPolicyOptions;
   /** Named policies as declared (an invalid one is replaced by `{}` once reported). */
@@ -82,6 +85,7 @@ export class PolicyResolver {
       this.own(originFrom, policy);
       this.named.set(name, { policy, source: place.where });
     }
+    this.paths = this.resolvePaths(this.options.paths);
     const decorated = this.options.routes === 'decorated';
     this.fallback = {
       policy: decorated ? null : this.defaultPolicy,
@@ -138,6 +142,35 @@ export class PolicyResolver {
     }
     byRoute.set(routeValue, result);
     return result;
+  }
+
+  /**
+   * `paths`: for paths no controller route serves, a pattern and what `@Cors()` would take (a
+   * policy name, options merged over the module defaults, or false).
+   */
+  private resolvePaths(
+    paths: CorsModuleOptions['paths'],
+  ): Array<ResolvedPolicy & { readonly path: string }> {
+    if (paths === undefined) return [];
+    if (paths === null || typeof paths !== 'object' || Array.isArray(paths)) {
+      this.report('error', {
+        code: 'invalid-paths',
+        message: `paths must be an object of path patterns, got ${describeValue(paths)}`,
+        value: paths,
+        ...MODULE_PLACE,
+      });
+      return [];
+    }
+    return Object.entries(paths).map(([path, value]) => {
+      const at = pathPlace(path);
+      const start: Merged = { effective: null, place: MODULE_PLACE, originFrom: '', inline: false };
+      const m = this.mergeLayer(start, value, at);
+      if (m.effective === null) return { path, policy: null, source: m.place.where };
+      if (typeof value === 'string') return { path, ...this.named.get(value)! };
+      const policy = this.compile(m.effective, m.place, m.originFrom);
+      if (m.originFrom !== undefined) this.own(m.originFrom, policy);
+      return { path, policy, source: m.place.where };
+    });
   }
 
   /** One `@Cors()` value, declared `at`, merged over what the outer levels gave. */
@@ -298,6 +331,8 @@ function inherits(at: CorsProblemSource, from: CorsProblemSource): boolean {
       return true;
     case 'policy':
       return at.kind === 'route';
+    case 'path':
+      return false;
     case 'route':
       return (
         from.handler === undefined &&

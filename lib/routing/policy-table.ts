@@ -33,6 +33,27 @@ export interface RouterMirror {
 
 export type RouterMirrorFactory = (routes: readonly TableRoute[]) => RouterMirror;
 
+/** A decider for paths no controller route serves, shaped like a route (`@All()` at `path`). */
+function offRoute(
+  path: string,
+  name: string,
+  { policy, source }: { policy: CorsPolicy | null; source: string },
+  order: number,
+): TableRoute {
+  return Object.freeze({
+    method: 'ALL',
+    path,
+    controller: OffRoute,
+    handler: () => undefined,
+    name,
+    order,
+    policy,
+    source,
+  });
+}
+
+class OffRoute {}
+
 /** Marks where the router gives up on a path (a malformed percent-encoding in a parameter). */
 export const ROUTER_ERROR: TableRoute = Object.freeze({
   method: '',
@@ -67,18 +88,23 @@ export class PolicyTable {
     Map<string, PreflightTarget | NoPreflightRoute>
   >();
   private readonly router: RouterMirror;
+  /** The `paths` entries, matched like routes: what decides a path no route serves. */
+  private readonly pathsRouter: RouterMirror;
   /** Handlers with a route whose policy has `enforce`: the only ones the guard looks at. */
   private readonly enforced: ReadonlyMap<Function, readonly TableRoute[]>;
-  /** How the module defaults answer a preflight to a path no route serves. */
-  readonly fallbackPreflight: PreflightRoute | null;
+  /** How each off-route decider (a `paths` entry, the module defaults) answers preflights. */
+  private readonly offRoutePreflights = new Map<TableRoute, PreflightRoute>();
 
   private constructor(
     readonly routes: readonly TableRoute[],
-    /** The policy of paths no route serves (null: CORS off there, `routes: 'decorated'`). */
-    readonly fallback: CorsPolicy | null,
+    /** `paths` entries (method `ALL`), in declaration order. */
+    readonly paths: readonly TableRoute[],
+    /** The module defaults, for paths no route and no `paths` entry serves. */
+    private readonly defaults: TableRoute,
     private readonly createRouter: RouterMirrorFactory,
   ) {
     this.router = createRouter(routes);
+    this.pathsRouter = createRouter(paths);
     const enforced = new Map<Function, TableRoute[]>();
     for (const route of routes) {
       if (route.policy?.enforce !== true) continue;
@@ -86,23 +112,59 @@ export class PolicyTable {
       enforced.set(route.handler, sameHandler);
     }
     this.enforced = enforced;
-    this.fallbackPreflight = fallback === null ? null : singlePolicyRoute(fallback);
+    for (const off of [...paths, defaults]) {
+      if (off.policy !== null) this.offRoutePreflights.set(off, singlePolicyRoute(off.policy));
+    }
   }
 
+  /**
+   * `routes` with their policies; `defaults`, the module defaults' policy (null: CORS off off
+   * routes, `routes: 'decorated'`) and where it came from; `paths`, the `paths` entries.
+   */
   static build(
     routes: readonly TableRoute[],
-    fallback: CorsPolicy | null,
+    defaults: { policy: CorsPolicy | null; source: string },
     createRouter: RouterMirrorFactory,
+    paths: ReadonlyArray<{ path: string; policy: CorsPolicy | null; source: string }> = [],
   ): PolicyTable {
     const ordered = [...routes].sort((a, b) => a.order - b.order);
-    return new PolicyTable(Object.freeze(ordered), fallback, createRouter);
+    const entries = paths.map((p, order) =>
+      offRoute(p.path, `paths[${JSON.stringify(p.path)}]`, p, order),
+    );
+    const fallback = offRoute('/{*path}', '(no route)', defaults, -1);
+    return new PolicyTable(Object.freeze(ordered), Object.freeze(entries), fallback, createRouter);
+  }
+
+  /** The module defaults' policy (null: CORS off where no route and no `paths` entry serves). */
+  get fallback(): CorsPolicy | null {
+    return this.defaults.policy;
   }
 
   /** The same table with some policies replaced (a live origin update); this one is unchanged. */
   withPolicies(replace: ReadonlyMap<CorsPolicy, CorsPolicy>): PolicyTable {
-    const swap = (p: CorsPolicy | null) => (p === null ? null : (replace.get(p) ?? p));
-    const routes = this.routes.map((r) => ({ ...r, policy: swap(r.policy) }));
-    return new PolicyTable(Object.freeze(routes), swap(this.fallback), this.createRouter);
+    const swap = (r: TableRoute): TableRoute =>
+      r.policy === null || !replace.has(r.policy) ? r : { ...r, policy: replace.get(r.policy)! };
+    return new PolicyTable(
+      Object.freeze(this.routes.map(swap)),
+      Object.freeze(this.paths.map(swap)),
+      swap(this.defaults),
+      this.createRouter,
+    );
+  }
+
+  /**
+   * What decides a path no route serves (a 404, a GraphQL endpoint, a static file): the first
+   * `paths` entry matching it, else the module defaults (cors-rules §2 item 11).
+   */
+  offRouteFor(path: string): TableRoute {
+    if (this.paths.length === 0) return this.defaults;
+    const entry = this.pathsRouter.routesAt(path)[0];
+    return entry === undefined || entry === ROUTER_ERROR ? this.defaults : entry;
+  }
+
+  /** How `offRouteFor(path)` answers a preflight (null: CORS off there, the app answers). */
+  offRoutePreflight(off: TableRoute): PreflightRoute | null {
+    return this.offRoutePreflights.get(off) ?? null;
   }
 
   /**

@@ -118,7 +118,11 @@ function tableOf(routes: RouteSpec[], caseSensitive: boolean, strict: boolean): 
     policy: null,
     source: 'test',
   }));
-  return PolicyTable.build(rows, null, expressRouterMirror({ caseSensitive, strict }));
+  return PolicyTable.build(
+    rows,
+    { policy: null, source: 'module' },
+    expressRouterMirror({ caseSensitive, strict }),
+  );
 }
 
 /** Express rejects some patterns at registration; the table never sees those. */

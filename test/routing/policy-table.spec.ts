@@ -16,7 +16,11 @@ class Ctl {}
 
 type Spec = Partial<TableRoute> & Pick<TableRoute, 'method' | 'path'>;
 
-function table(specs: Spec[], fallback: CorsPolicy | null = FALLBACK): PolicyTable {
+function table(
+  specs: Spec[],
+  fallback: CorsPolicy | null = FALLBACK,
+  paths: Array<{ path: string; policy: CorsPolicy | null; source: string }> = [],
+): PolicyTable {
   const routes = specs.map((spec, order) => ({
     controller: Ctl,
     handler: () => order,
@@ -28,8 +32,9 @@ function table(specs: Spec[], fallback: CorsPolicy | null = FALLBACK): PolicyTab
   }));
   return PolicyTable.build(
     routes,
-    fallback,
+    { policy: fallback, source: 'module' },
     expressRouterMirror({ caseSensitive: false, strict: false }),
+    paths,
   );
 }
 
@@ -148,11 +153,27 @@ describe('PolicyTable.preflightRoute', () => {
   });
 
   it('answers paths no route serves with the module defaults and their methods', () => {
-    expect(table([]).fallbackPreflight).toMatchObject({
-      policies: [FALLBACK],
-      defaultMethods: true,
-    });
-    expect(table([], null).fallbackPreflight).toBeNull();
+    const t = table([]);
+    const off = t.offRouteFor('/nowhere');
+    expect(off.policy).toBe(FALLBACK);
+    expect(t.offRoutePreflight(off)).toMatchObject({ policies: [FALLBACK], defaultMethods: true });
+    const decorated = table([], null);
+    expect(decorated.offRoutePreflight(decorated.offRouteFor('/nowhere'))).toBeNull();
+  });
+
+  it('gives paths no route serves to the first matching `paths` entry', () => {
+    const t = table([{ method: 'POST', path: '/graphql/:op', policy: A }], FALLBACK, [
+      { path: '/graphql{/*rest}', policy: B, source: 'policy "public"' },
+      { path: '/{*any}', policy: null, source: 'paths["/{*any}"]' },
+    ]);
+    expect(t.offRouteFor('/graphql').policy).toBe(B);
+    expect(t.offRouteFor('/GraphQL/').policy).toBe(B);
+    expect(t.offRouteFor('/other').policy).toBeNull();
+    // A controller route keeps its own policy.
+    expect(t.routeFor('/graphql/q', 'POST', {})?.policy).toBe(A);
+    expect(t.preflightRoute('/graphql', 'POST', {})).toBe('no-route');
+    expect(t.offRoutePreflight(t.offRouteFor('/graphql'))).toMatchObject({ policies: [B] });
+    expect(t.withPolicies(new Map([[B, A]])).offRouteFor('/graphql').policy).toBe(A);
   });
 });
 
