@@ -44,11 +44,12 @@ export class CorsModule extends CorsConfigurableModule implements NestModule {
   }
 
   /**
-   * Mount the middleware before the body parser: call in `main.ts` before `listen()` so that
-   * body-parser errors (malformed JSON, payload too large) carry the CORS headers too.
+   * Kept for apps written for older versions, where it moved the middleware before the body
+   * parsers: the module now does that by itself. Does nothing.
+   * @deprecated Delete the call.
    */
   static mountEarly(app: INestApplication): void {
-    app.get(CorsRuntime).mount();
+    void app;
   }
 
   /** Runs before any route is registered: the middleware then precedes every route. */

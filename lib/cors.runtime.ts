@@ -132,8 +132,8 @@ export class CorsRuntime {
     }
   }
 
-  /** Mounts the middleware on the HTTP adapter (once); it passes requests through until `start()`. */
-  mount(): void {
+  /** Mounts the middleware on the HTTP adapter (once). */
+  private mount(): void {
     if (this.mounted) return;
     const httpAdapter = this.adapterHost.httpAdapter;
     if (httpAdapter === undefined) return;

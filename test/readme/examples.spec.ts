@@ -1,6 +1,6 @@
 /** The README's other code blocks, as they appear there (each marked README). */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { Controller, Get, Injectable, Module, type INestApplication } from '@nestjs/common';
+import { Controller, Get, Injectable, Module, Put, type INestApplication } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
@@ -10,6 +10,13 @@ import { Cors, CorsConfigError, CorsModule, CorsPolicy, CorsService } from '../.
 class NotesController {
   @Get() list() {
     return [];
+  }
+}
+
+@Controller('notes')
+class NoteUpdateController {
+  @Put(':id') update() {
+    return {};
   }
 }
 
@@ -38,13 +45,18 @@ async function start(imports: unknown[], controllers: unknown[]): Promise<INestA
 
 describe('README examples', () => {
   it('forRootAsync with ConfigService', async () => {
-    process.env.CORS_ORIGINS = 'https://app.example.com,https://admin.example.com';
+    process.env.CORS_ORIGINS = 'https://app.example.com, https://admin.example.com,';
     // README: forRootAsync
     const cors = CorsModule.forRootAsync({
       imports: [ConfigModule],
       inject: [ConfigService],
       useFactory: (config: ConfigService) => ({
-        origin: config.getOrThrow<string>('CORS_ORIGINS').split(','),
+        // "https://a.example.com, https://b.example.com": trimmed, empty items dropped.
+        origin: config
+          .getOrThrow<string>('CORS_ORIGINS')
+          .split(',')
+          .map((origin) => origin.trim())
+          .filter((origin) => origin.length > 0),
         credentials: true,
       }),
     });
@@ -135,25 +147,104 @@ describe('README examples', () => {
     expect(no.headers['access-control-allow-origin']).toBeUndefined();
   });
 
-  it('mountEarly covers body-parser errors', async () => {
+  it('body-parser errors carry the headers with nothing in main.ts; mountEarly is a no-op', async () => {
     @Module({
       imports: [CorsModule.forRoot({ origin: ['https://app.example.com'] })],
       controllers: [NotesController],
     })
     class AppModule {}
+    for (const early of [false, true]) {
+      const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+      app = moduleRef.createNestApplication();
+      if (early) CorsModule.mountEarly(app);
+      await app.init();
+      const malformed = await request(app.getHttpServer())
+        .post('/notes')
+        .set('Origin', 'https://app.example.com')
+        .set('Content-Type', 'application/json')
+        .send('{"broken":');
+      expect(malformed.status).toBe(400);
+      expect(malformed.headers['access-control-allow-origin']).toBe('https://app.example.com');
+      const tooLarge = await request(app.getHttpServer())
+        .post('/notes')
+        .set('Origin', 'https://app.example.com')
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify({ big: 'x'.repeat(200_000) }));
+      expect(tooLarge.status).toBe(413);
+      expect(tooLarge.headers['access-control-allow-origin']).toBe('https://app.example.com');
+      await app.close();
+      app = undefined;
+    }
+  });
+
+  it('GraphQL, Swagger UI, static files: paths', async () => {
+    // README: paths
+    const cors = CorsModule.forRoot({
+      origin: ['https://app.example.com'],
+      credentials: true,
+      policies: { docs: { origin: '*', credentials: false } },
+      paths: {
+        '/graphql': { maxAge: 600 }, // the module defaults, with a longer preflight cache
+        '/docs{/*rest}': 'docs', // Swagger UI: SwaggerModule.setup('docs', app, document)
+        '/docs-json': 'docs',
+        '/assets/{*file}': false, // static files: no CORS at all
+      },
+    });
+    // end README
+    @Module({ imports: [cors], controllers: [NotesController] })
+    class AppModule {}
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     app = moduleRef.createNestApplication();
-    // README: mountEarly
-    CorsModule.mountEarly(app); // before listen(): body-parser errors carry CORS headers too
-    // end README
+    const adapter = app.getHttpAdapter();
+    for (const path of ['/graphql', '/docs/index.html', '/docs-json', '/assets/app.js']) {
+      adapter.get(path, (_req: unknown, res: { end(body: string): void }) => res.end(path));
+    }
     await app.init();
-    const res = await request(app.getHttpServer())
-      .post('/notes')
+    const server = app.getHttpServer();
+    const from = (path: string, origin: string) => request(server).get(path).set('Origin', origin);
+    const graphql = await request(server)
+      .options('/graphql')
       .set('Origin', 'https://app.example.com')
-      .set('Content-Type', 'application/json')
-      .send('{"broken":');
-    expect(res.status).toBe(400);
-    expect(res.headers['access-control-allow-origin']).toBe('https://app.example.com');
+      .set('Access-Control-Request-Method', 'POST')
+      .set('Access-Control-Request-Headers', 'content-type')
+      .expect(204);
+    expect(graphql.headers['access-control-max-age']).toBe('600');
+    expect(graphql.headers['access-control-allow-credentials']).toBe('true');
+    for (const path of ['/docs/index.html', '/docs-json']) {
+      expect((await from(path, 'https://any.example')).headers['access-control-allow-origin']).toBe(
+        '*',
+      );
+    }
+    const asset = await from('/assets/app.js', 'https://app.example.com').expect(200);
+    expect(asset.headers['access-control-allow-origin']).toBeUndefined();
+    const rows = app.get(CorsService).report();
+    expect(rows.filter((r) => r.handler.startsWith('paths[')).map((r) => r.path)).toEqual([
+      '/graphql',
+      '/docs{/*rest}',
+      '/docs-json',
+      '/assets/{*file}',
+    ]);
+  });
+
+  it('testing your app', async () => {
+    @Module({
+      imports: [CorsModule.forRoot({ origin: ['https://app.example.com'] })],
+      controllers: [NotesController, NoteUpdateController],
+    })
+    class AppModule {}
+    // README: testing
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const app = moduleRef.createNestApplication();
+    await app.init();
+
+    await request(app.getHttpServer())
+      .options('/notes/1')
+      .set('Origin', 'https://app.example.com')
+      .set('Access-Control-Request-Method', 'PUT')
+      .expect(204)
+      .expect('Access-Control-Allow-Origin', 'https://app.example.com');
+    await app.close();
+    // end README
   });
 
   it('the engine without Nest', async () => {
