@@ -947,3 +947,64 @@ describe('item 3: HEAD has the policy of the handler that serves HEAD', () => {
     });
   });
 });
+
+describe('origin functions: at most one call per request', () => {
+  it('host-bound controllers, enforce and a preflight each call the function once', async () => {
+    let calls = 0;
+    const allow = (origin: string | undefined) => {
+      calls++;
+      return origin === 'https://fn.example';
+    };
+    @Controller({ path: 'fn', host: 'a.localhost' })
+    @Cors({ origin: allow, enforce: true })
+    class HostAController {
+      @Get()
+      read() {
+        return 'a';
+      }
+    }
+    @Controller({ path: 'fn', host: 'b.localhost' })
+    @Cors({ origin: allow, enforce: true })
+    class HostBController {
+      @Get()
+      read() {
+        return 'b';
+      }
+    }
+    const app = await makeApp({
+      imports: [CorsModule.forRoot({ origin: ['https://default.example'] })],
+      controllers: [HostAController, HostBController],
+    });
+    try {
+      for (const [host, body] of [
+        ['a.localhost', 'a'],
+        ['b.localhost', 'b'],
+      ]) {
+        calls = 0;
+        const ok = await http(app).get('/fn').set('Host', host).set('Origin', 'https://fn.example');
+        expect({ host, status: ok.status, text: ok.text, calls }).toEqual({
+          host,
+          status: 200,
+          text: body,
+          calls: 1,
+        });
+        calls = 0;
+        const refused = await http(app)
+          .get('/fn')
+          .set('Host', host)
+          .set('Origin', 'https://x.example');
+        expect({ host, status: refused.status, calls }).toEqual({ host, status: 403, calls: 1 });
+        calls = 0;
+        await http(app)
+          .options('/fn')
+          .set('Host', host)
+          .set('Origin', 'https://fn.example')
+          .set('Access-Control-Request-Method', 'GET')
+          .expect(204);
+        expect(calls).toBe(1);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+});
