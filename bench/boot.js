@@ -8,10 +8,27 @@ import { parseArgs } from './lib/args.js';
 import { corsOptions } from './apps/config.js';
 import { makeAppModule } from './apps/nest-app.js';
 
-const args = parseArgs(process.argv.slice(2));
-const variant = String(args.variant);
-const routes = Number(args.routes ?? 1000);
-const origins = Number(args.origins ?? 10);
+const args = parseArgs(process.argv.slice(2), {
+  usage: `
+Usage: node bench/boot.js --variant V [--routes N] [--origins N]
+
+One boot sample of scenario (f), run by bench/run.js: ms from NestFactory.create to app.init()
+done, printed as JSON ({ "ms": … }) on stdout.
+
+  --variant V     bare | enableCors | nestjs-cors (required)
+  --routes N      routes in the app (default 1000)
+  --origins N     exact origins in the CORS options (default 10)
+  -h, --help      print this and exit
+`,
+  options: {
+    variant: { type: 'string', required: true, choices: ['bare', 'enableCors', 'nestjs-cors'] },
+    routes: { type: 'number', integer: true, min: 1 },
+    origins: { type: 'number', integer: true, min: 1 },
+  },
+});
+const variant = args.variant;
+const routes = args.routes ?? 1000;
+const origins = args.origins ?? 10;
 
 const AppModule = await makeAppModule({ variant, routes, origins });
 const t0 = process.hrtime.bigint();

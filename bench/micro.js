@@ -11,7 +11,18 @@ import { makeAppModule } from './apps/nest-app.js';
 import { allowedOrigin, corsOptions, hitPath } from './apps/config.js';
 import { NestFactory } from '@nestjs/core';
 
-const args = parseArgs(process.argv.slice(2));
+const args = parseArgs(process.argv.slice(2), {
+  usage: `
+Usage: node --expose-gc bench/micro.js [--quick]
+
+Scenarios (g) and (e) in process, run by bench/run.js: ns per decision of the nestjs-cors
+middleware vs the cors package on the same fake requests; prints one JSON object on stdout.
+
+  --quick         shorter batches and warm-up (indicative)
+  -h, --help      print this and exit
+`,
+  options: { quick: { type: 'boolean' } },
+});
 const quick = args.quick === true;
 const BATCH_NS = quick ? 4e6 : 10e6; // target time of one batch
 const WARMUP_NS = quick ? 80e6 : 250e6; // warm-up per variant and case

@@ -33,7 +33,7 @@ import { dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { allowedOrigin, hitPath, READY_PATH } from './apps/config.js';
-import { parseArgs } from './lib/args.js';
+import { parseArgs, usageError } from './lib/args.js';
 import { formatSummary, summarize } from './lib/cpuprofile.js';
 import { closeLoad, hasCommand, pickTool, runLoad } from './lib/load.js';
 import { summary } from './lib/stats.js';
@@ -43,22 +43,93 @@ const BENCH = join(ROOT, 'bench');
 const SCRATCH = join(BENCH, 'dist');
 const SERVER = join(BENCH, 'apps', 'server.js');
 
-const args = parseArgs(process.argv.slice(2));
+const USAGE = `
+Usage: npm run bench -- [options]
+
+nestjs-cors vs no CORS vs app.enableCors() (the cors package) vs a raw Express floor, side by side.
+Prints a table; writes JSON to bench/dist/bench-results.json (or --json FILE). See bench/README.md.
+
+Run:
+  --quick                 indicative run, < 1 min (default: full run, < 5 min)
+  --only LIST             only these scenarios, comma-separated, a–g (e.g. --only b,e)
+  --json FILE             write the JSON there instead (or env BENCH_JSON)
+  --tool wrk|autocannon   the load tool (or env BENCH_TOOL); default: wrk if installed
+  --wait-idle S           first wait up to S seconds until no other process uses the CPUs
+  --build                 rebuild dist/ first even when it is up to date
+
+Load:
+  --duration S            seconds per measured run (default 3, quick 1)
+  --rounds N              measured rounds (default 4, quick 2)
+  --connections N         concurrent connections (default 50)
+  --boot-samples N        boot samples per variant, scenario f (default 7, quick 2)
+  --burst S               seconds of unmeasured load right before each measured run (default 0)
+  --no-freeze             keep the servers not being measured running (default: SIGSTOP them)
+
+Profile (CPU profile of one server under one load, then exit):
+  --profile LOAD          get | preflight | get-10k | preflight-10k | get-1000r | adv-acrh
+                          | adv-origin | adv-get-origin
+  --variant V             bare | enableCors | nestjs-cors | floor (default nestjs-cors)
+  --compare V[:LOAD]      also profile variant V (under LOAD) and print where the extra µs go
+  --seconds N             seconds of profiled load (default 10)
+  --top N                 functions listed (default 20)
+                          profiles go to bench/dist/profiles/
+
+  -h, --help              print this and exit
+
+Examples:
+  npm run bench -- --quick --only b
+  npm run bench -- --profile get --compare bare
+`;
+
+const VARIANTS = ['bare', 'enableCors', 'nestjs-cors', 'floor'];
+const args = parseArgs(process.argv.slice(2), {
+  usage: USAGE,
+  options: {
+    quick: { type: 'boolean' },
+    only: { type: 'string' },
+    json: { type: 'string' },
+    tool: { type: 'string', choices: ['wrk', 'autocannon'] },
+    'wait-idle': { type: 'number', min: 0 },
+    build: { type: 'boolean' },
+    duration: { type: 'number', integer: true, min: 1 },
+    rounds: { type: 'number', integer: true, min: 1 },
+    connections: { type: 'number', integer: true, min: 1 },
+    'boot-samples': { type: 'number', integer: true, min: 1 },
+    burst: { type: 'number', min: 0 },
+    'no-freeze': { type: 'boolean' },
+    profile: { type: 'string' },
+    variant: { type: 'string', choices: VARIANTS },
+    compare: { type: 'string' },
+    seconds: { type: 'number', integer: true, min: 1 },
+    top: { type: 'number', integer: true, min: 1 },
+  },
+});
+for (const name of ['variant', 'compare', 'seconds', 'top']) {
+  if (args[name] !== undefined && args.profile === undefined) {
+    usageError(`run.js: --${name} applies only with --profile`);
+  }
+}
 const quick = args.quick === true;
-const jsonPath = typeof args.json === 'string' ? args.json : process.env.BENCH_JSON;
+const jsonPath = args.json ?? process.env.BENCH_JSON;
 /** `--only a,d`: just these scenarios (and the ones their ratios need). */
-const only = typeof args.only === 'string' ? new Set(args.only.split(',')) : null;
+const only = args.only === undefined ? null : new Set(args.only.split(','));
+const unknownScenarios = [...(only ?? [])].filter((id) => !/^[a-g]$/.test(id));
+if (unknownScenarios.length > 0) {
+  usageError(
+    `run.js: --only takes scenarios a–g, comma-separated; unknown: ${unknownScenarios.map((id) => `'${id}'`).join(', ')}`,
+  );
+}
 const wants = (scenario) => only === null || only.has(scenario);
 const settings = {
   quick,
-  duration: Number(args.duration ?? (quick ? 1 : 3)), // seconds per run (wrk: whole seconds)
-  rounds: Number(args.rounds ?? (quick ? 2 : 4)), // measured rounds, after one discarded round
+  duration: args.duration ?? (quick ? 1 : 3), // seconds per run (wrk: whole seconds)
+  rounds: args.rounds ?? (quick ? 2 : 4), // measured rounds, after one discarded round
   discardRound: !quick, // full: a whole sequential round is discarded; quick: a parallel warm-up only
-  connections: Number(args.connections ?? 50),
-  bootSamples: Number(args['boot-samples'] ?? (quick ? 2 : 7)),
+  connections: args.connections ?? 50,
+  bootSamples: args['boot-samples'] ?? (quick ? 2 : 7),
   // Seconds of unmeasured load on the same server right before each measured run: a server that
   // idled while the others were measured is otherwise slower at first (heap shrunk, caches cold).
-  burst: Number(args.burst ?? 0),
+  burst: args.burst ?? 0,
   // SIGSTOP the servers not being measured (--no-freeze to keep them all running).
   freeze: args['no-freeze'] !== true,
 };
@@ -438,6 +509,21 @@ const PROFILES = {
   },
 };
 
+// Checked before anything starts (a usage error exits 2).
+if (args.profile !== undefined && !Object.hasOwn(PROFILES, args.profile)) {
+  usageError(
+    `run.js: --profile must be one of ${Object.keys(PROFILES).join(', ')}, got '${args.profile}'`,
+  );
+}
+if (args.compare !== undefined) {
+  const [otherVariant, otherLoad = args.profile] = args.compare.split(':');
+  if (!VARIANTS.includes(otherVariant) || !Object.hasOwn(PROFILES, otherLoad)) {
+    usageError(
+      `run.js: --compare takes VARIANT or VARIANT:LOAD (variants: ${VARIANTS.join(', ')}; loads: ${Object.keys(PROFILES).join(', ')}), got '${args.compare}'`,
+    );
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Load rounds
 
@@ -466,7 +552,6 @@ async function loadOnce(tool, server, req, duration) {
     duration,
     connections: settings.connections,
     pin: LOAD_PIN,
-    scratch: SCRATCH,
   });
   const wall = Number(process.hrtime.bigint() - wallBefore) / 1e9;
   const cpuAfter = processCpu(server.pid);
@@ -516,16 +601,13 @@ async function loadBench(tool) {
   retryBudget.left = quick ? 4 : 20;
   // Retries stop where they would push the run past its time (< 1 min quick, < 5 min full).
   retryBudget.deadline = t0 + waitedMs + (quick ? 52 : 285) * 1000;
-  log(
-    `[${elapsed()}] starting ${SERVERS.length} servers (pinned: ${canPin ? 'core 0' : 'no'}) ...`,
-  );
   const servers = {};
-  // Start sequentially: they share core 0 and Nest boot is CPU-bound.
   const needed = CONFIGS.filter(
     (c) => wants(c.scenario) || (c.scenario === 'a' && (wants('c') || wants('d'))),
   );
-  // Boot them on both cores at once, then pin every thread of each to core 0.
   const specs = SERVERS.filter((spec) => needed.some((c) => c.server === spec.id));
+  log(`[${elapsed()}] starting ${specs.length} servers (pinned: ${canPin ? 'core 0' : 'no'}) ...`);
+  // Boot them on both cores at once, then pin every thread of each to core 0.
   const started = await Promise.all(specs.map((spec) => startServer(spec, [], { pin: false })));
   for (const server of started) {
     servers[server.id] = server;
@@ -963,7 +1045,7 @@ async function profileOne(tool, name, p, variant, seconds) {
   const text = [
     `CPU profile: ${variant}, load "${name}" (${req.method} ${req.path}), ${tool.name}, ${seconds} s, ${fmtInt(r.rps)} req/s (profiler on), server CPU ${(r.serverCpu * 100).toFixed(0)}%, ${r.cpuUsPerReq?.toFixed(1)} µs CPU/req`,
     `file: ${relative(ROOT, join(dir, file))}`,
-    formatSummary(s, { top: Number(args.top ?? 20) }),
+    formatSummary(s, { top: args.top ?? 20 }),
   ].join('\n');
   writeFileSync(join(dir, 'summary.txt'), `${text}\n`);
   writeFileSync(join(dir, 'summary.json'), JSON.stringify(s, null, 2));
@@ -1032,22 +1114,20 @@ function formatDiff(a, b, aName, bName, top) {
 }
 
 async function profileMode(tool) {
-  const name = String(args.profile);
+  const name = args.profile;
   const p = PROFILES[name];
-  if (p === undefined) throw new Error(`--profile: one of ${Object.keys(PROFILES).join(', ')}`);
-  const variant = typeof args.variant === 'string' ? args.variant : 'nestjs-cors';
-  const seconds = Number(args.seconds ?? 10);
+  const variant = args.variant ?? 'nestjs-cors';
+  const seconds = args.seconds ?? 10;
   const a = await profileOne(tool, name, p, variant, seconds);
   process.stdout.write(`${a.text}\n`);
-  if (typeof args.compare === 'string') {
+  if (args.compare !== undefined) {
     // `--compare bare` (same load, another variant) or `--compare nestjs-cors:get` (another load).
     const [otherVariant, otherLoad = name] = args.compare.split(':');
     const q = PROFILES[otherLoad];
-    if (q === undefined) throw new Error(`--compare: unknown load ${otherLoad}`);
     const b = await profileOne(tool, otherLoad, q, otherVariant, seconds);
     const aName = `${variant}/${name}`;
     const bName = `${otherVariant}/${otherLoad}`;
-    const diff = formatDiff(a, b, aName, bName, Number(args.top ?? 20));
+    const diff = formatDiff(a, b, aName, bName, args.top ?? 20);
     process.stdout.write(`\n=== ${aName} vs ${bName} ===\n${diff}\n`);
     writeFileSync(join(a.dir, `diff-vs-${otherVariant}-${otherLoad}.txt`), `${diff}\n`);
   }
@@ -1060,7 +1140,7 @@ async function main() {
   mkdirSync(SCRATCH, { recursive: true });
   const built = ensureBuilt();
 
-  const waitIdle = Number(args['wait-idle'] ?? 0); // seconds
+  const waitIdle = args['wait-idle'] ?? 0; // seconds
   const waitStart = Date.now();
   let busy = await cpuBusy(500);
   const idleDeadline = Date.now() + waitIdle * 1000;

@@ -5,15 +5,29 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from './lib/args.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-};
-const seconds = arg('seconds', Number(process.env.SOAK_SECONDS ?? 60));
+const options = parseArgs(process.argv.slice(2), {
+  usage: `
+Usage: npm run soak [-- --seconds N] [--connections N]
+
+The sample API at saturation with a realistic mix (allowed, denied, preflights, credentialed,
+errors). Fails unless there are 0 transport errors, 0 unexpected answers, and RSS grows < 10 %
+after warm-up.
+
+  --seconds N       how long (default 60, or env SOAK_SECONDS)
+  --connections N   concurrent connections (default 32)
+  -h, --help        print this and exit
+`,
+  options: {
+    seconds: { type: 'number', integer: true, min: 1 },
+    connections: { type: 'number', integer: true, min: 1 },
+  },
+});
+const seconds = options.seconds ?? Number(process.env.SOAK_SECONDS ?? 60);
 const warmup = Math.min(10, Math.max(2, Math.round(seconds / 6)));
-const concurrency = arg('connections', 32);
+const concurrency = options.connections ?? 32;
 const hasTaskset = spawnSync('taskset', ['-V']).status === 0;
 
 console.log('Building the sample (tsc -p sample/tsconfig.json)…');

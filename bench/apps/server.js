@@ -6,11 +6,33 @@
 import { setTimeout } from 'node:timers';
 import { parseArgs } from '../lib/args.js';
 
-const args = parseArgs(process.argv.slice(2));
-const variant = String(args.variant);
-const routes = Number(args.routes ?? 10);
-const origins = Number(args.origins ?? 10);
-const port = Number(args.port);
+const args = parseArgs(process.argv.slice(2), {
+  usage: `
+Usage: node bench/apps/server.js --variant V --port P [--routes N] [--origins N]
+
+One bench server on 127.0.0.1, started by bench/run.js; exits cleanly on SIGTERM/SIGINT.
+
+  --variant V     bare | enableCors | nestjs-cors | floor (required)
+  --port P        port to listen on, 0 = any free one (required)
+  --routes N      routes in the app (default 10)
+  --origins N     exact origins in the CORS options (default 10)
+  -h, --help      print this and exit
+`,
+  options: {
+    variant: {
+      type: 'string',
+      required: true,
+      choices: ['bare', 'enableCors', 'nestjs-cors', 'floor'],
+    },
+    port: { type: 'number', required: true, integer: true, min: 0 },
+    routes: { type: 'number', integer: true, min: 1 },
+    origins: { type: 'number', integer: true, min: 1 },
+  },
+});
+const variant = args.variant;
+const routes = args.routes ?? 10;
+const origins = args.origins ?? 10;
+const port = args.port;
 
 let close;
 if (variant === 'floor') {

@@ -3,7 +3,9 @@
  * run in its own process so that it can be pinned to its own core.
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const WORKER = fileURLToPath(new URL('./autocannon-worker.js', import.meta.url));
@@ -51,17 +53,45 @@ function lua(value) {
 }
 
 /**
+ * wrk's Lua scripts (method and headers of each load) live in one temporary directory of this
+ * process, made on first use and removed by closeLoad() and at exit (signals included, where the
+ * caller exits from its handler): a run leaves no file behind.
+ */
+let scriptDir;
+/** One script per distinct request, written once and reused by every run of that request. */
+const scripts = new Map();
+
+function wrkScript(method, headers) {
+  const lines = [`wrk.method = ${lua(method)}`];
+  for (const [name, value] of Object.entries(headers))
+    lines.push(`wrk.headers[ ${lua(name)} ] = ${lua(value)}`);
+  const text = `${lines.join('\n')}\n`;
+  let path = scripts.get(text);
+  if (path === undefined) {
+    if (scriptDir === undefined) {
+      scriptDir = mkdtempSync(join(tmpdir(), 'nestjs-cors-bench-'));
+      process.once('exit', removeScripts);
+    }
+    path = join(scriptDir, `load-${scripts.size}.lua`);
+    writeFileSync(path, text);
+    scripts.set(text, path);
+  }
+  return path;
+}
+
+function removeScripts() {
+  if (scriptDir !== undefined) rmSync(scriptDir, { recursive: true, force: true });
+  scriptDir = undefined;
+  scripts.clear();
+}
+
+/**
  * One load run. `pin`: the `taskset` prefix (e.g. ['taskset', '-c', '1']) or [].
  * Returns { rps, requests, non2xx, errors, seconds }.
  */
-export async function runLoad(tool, { url, method, headers, duration, connections, pin, scratch }) {
+export async function runLoad(tool, { url, method, headers, duration, connections, pin }) {
   if (tool.name === 'wrk') {
-    mkdirSync(scratch, { recursive: true });
-    const script = `${scratch}/wrk-${process.pid}-${Math.random().toString(36).slice(2)}.lua`;
-    const lines = [`wrk.method = ${lua(method)}`];
-    for (const [name, value] of Object.entries(headers))
-      lines.push(`wrk.headers[ ${lua(name)} ] = ${lua(value)}`);
-    writeFileSync(script, `${lines.join('\n')}\n`);
+    const script = wrkScript(method, headers);
     const args = [
       '-t1',
       `-c${connections}`,
@@ -113,7 +143,8 @@ function autocannonJob(pin, job) {
   });
 }
 
-/** Stops the autocannon process, if one was started. */
+/** Stops the autocannon process, if one was started, and removes wrk's scripts. */
 export function closeLoad() {
   if (worker !== undefined && worker.connected) worker.disconnect();
+  removeScripts();
 }

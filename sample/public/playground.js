@@ -9,7 +9,8 @@ const json = (value) => ({ 'Content-Type': 'application/json', body: JSON.string
 
 /**
  * Each scenario: one or more fetch() calls made by this page. `route` finds its policy in the
- * module's report; `expect` is what a browser must do with it.
+ * module's report; `expect` is what a browser must do with it. Every scenario runs on its own, in
+ * any order: one that needs a cookie logs in first itself.
  */
 const SCENARIOS = [
   {
@@ -82,10 +83,19 @@ const SCENARIOS = [
     id: 'me',
     group: "Cookies: credentials: 'include'",
     title: 'Who am I: the cookie goes along',
-    explain: 'Reads the session cookie set by “Log in” (401 if you have not logged in yet).',
+    explain:
+      'Logs in first (the answer sets the session cookie), then asks who is logged in: the browser sends the cookie with the GET, and the page reads the answer.',
     route: 'GET /account/me',
     expect: { verdict: 'allowed', status: 200 },
-    requests: () => [{ method: 'GET', path: '/account/me', credentials: 'include' }],
+    requests: () => [
+      {
+        method: 'POST',
+        path: '/account/login',
+        credentials: 'include',
+        ...json({ email: 'ada@example.com' }),
+      },
+      { method: 'GET', path: '/account/me', credentials: 'include' },
+    ],
   },
   {
     id: 'wildcard-credentials',
@@ -271,6 +281,15 @@ function setSummary(text, good) {
   summary.className = good === undefined ? '' : good ? 'good' : 'bad';
 }
 
+/** The requests of a scenario as shown on its card: each once, with "× n" when repeated. */
+function requestsText(requests) {
+  const texts = requests.map(requestText);
+  if (texts.every((text) => text === texts[0]) && texts.length > 1) {
+    return `${texts[0]}\n× ${texts.length}`;
+  }
+  return texts.join('\n\n');
+}
+
 function requestText(request) {
   const lines = [`${request.method} ${request.path}`];
   if (request['Content-Type']) lines.push(`Content-Type: ${request['Content-Type']}`);
@@ -321,7 +340,12 @@ function renderPolicy(scenario) {
     origins.allowsHere === false ? 'no' : undefined,
   );
   item('credentials', p.credentials ? 'true (cookies)' : 'false');
-  item('methods', p.methods === 'route' ? "the route's" : [].concat(p.methods).join(', '));
+  item(
+    'methods',
+    p.methods === 'route'
+      ? `${method} (not set: the methods this route serves)`
+      : [].concat(p.methods).join(', '),
+  );
   item('request headers', p.allowedHeaders === 'any' ? 'any' : p.allowedHeaders.join(', '));
   if (p.exposedHeaders) item('exposed headers', p.exposedHeaders);
   if (p.maxAge !== undefined) item('maxAge', `${p.maxAge} s`);
@@ -453,7 +477,7 @@ function renderResult(scenario, result) {
   let note = '';
   if (result.server.length === 0) note = 'nothing reached the server';
   else if (skipped > 0 && result.verdict === 'blocked' && preflights > 0)
-    note = `the ${scenario.requests()[0].method} was never sent`;
+    note = `the ${last.request.method} was never sent`;
   else if (scenario.id === 'cached-preflight' && preflights === 0)
     note = 'no preflight: the browser reused the answer it cached earlier (maxAge)';
   else if (scenario.id === 'cached-preflight' && preflights < result.fetches.length)
@@ -469,7 +493,7 @@ function renderResult(scenario, result) {
   );
   const card = box.closest('.card');
   card.dataset.verdict = result.verdict;
-  card.querySelector('pre').textContent = requestText(result.fetches[0].request);
+  card.querySelector('pre').textContent = requestsText(result.fetches.map((f) => f.request));
 }
 
 function renderScenarios() {
@@ -494,7 +518,7 @@ function renderScenarios() {
         { class: 'what' },
         el('h3', {}, el('span', { class: 'num' }, index + 1), scenario.title, button),
         el('p', {}, scenario.explain),
-        el('pre', {}, requestText(scenario.requests()[0])),
+        el('pre', {}, requestsText(scenario.requests())),
       ),
       renderPolicy(scenario),
       el('div', { class: 'result' }, el('span', { class: 'muted' }, 'Not run yet')),

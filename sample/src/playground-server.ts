@@ -1,6 +1,6 @@
 /**
- * The playground's own origin: a tiny static file server (node:http, no framework). It serves
- * sample/public/ and a generated /config.js telling the page where the API is.
+ * The playground's own origin: a tiny static file server (node:http, no framework) on loopback
+ * only. It serves sample/public/ and a generated /config.js telling the page where the API is.
  */
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -30,6 +30,12 @@ export async function startPlayground(
   const server = createServer((req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?', 1)[0]);
     res.setHeader('Cache-Control', 'no-store');
+    if (path === '/favicon.ico') {
+      // The page declares an empty icon; this covers files opened directly (no 404 either way).
+      res.statusCode = 204;
+      res.end();
+      return;
+    }
     if (path === '/config.js') {
       res.setHeader('Content-Type', TYPES['.js']);
       res.end(`window.PLAYGROUND = ${JSON.stringify({ api: playground.apiUrl })};\n`);

@@ -1,6 +1,7 @@
 /**
  * Starts the sample: the playground origin first (its URL is the API's default CORS origin), then
  * the Nest API. Used by main.ts (`npm start`) and by the browser tests (port 0 = any free port).
+ * Both listen on loopback only: nothing outside this machine can reach them.
  */
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
@@ -13,6 +14,12 @@ import { CorsModule } from '../../lib/index.js';
 import { AppModule } from './app.module.js';
 import { startPlayground } from './playground-server.js';
 import { Activity, CapturingLogger } from './telemetry/activity.js';
+
+/**
+ * Where both servers listen. The API's URL says `localhost` (a different site from the playground's
+ * 127.0.0.1, see AccountController); browsers and Node try every address `localhost` resolves to.
+ */
+export const LOOPBACK = '127.0.0.1';
 
 export interface SampleOptions {
   apiPort: number;
@@ -43,7 +50,7 @@ export function sampleDir(): string {
 
 export async function startSample(options: SampleOptions): Promise<RunningSample> {
   const root = sampleDir();
-  const playground = await startPlayground(join(root, 'public'), options.playgroundPort);
+  const playground = await startPlayground(join(root, 'public'), options.playgroundPort, LOOPBACK);
   try {
     const app = await NestFactory.create(
       AppModule.forRoot({
@@ -60,7 +67,7 @@ export async function startSample(options: SampleOptions): Promise<RunningSample
     app.use(activity.middleware);
     // The CORS middleware before the body parser: malformed JSON answers carry CORS headers too.
     CorsModule.mountEarly(app);
-    await app.listen(options.apiPort);
+    await app.listen(options.apiPort, LOOPBACK);
     const port = (app.getHttpServer() as Server).address();
     const apiUrl = `http://localhost:${typeof port === 'object' && port ? port.port : options.apiPort}`;
     playground.apiUrl = apiUrl;

@@ -5,8 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { Page } from 'playwright-core';
+import type { ConsoleMessage, Page } from 'playwright-core';
 import { startSample, type RunningSample } from '../../sample/src/sample.js';
 import { AdminController } from '../../sample/src/shop/admin.controller.js';
 import type { CorsDenialEntry, SeenRequest } from '../../sample/src/telemetry/activity.js';
@@ -39,6 +41,15 @@ let sample: RunningSample;
 let browser: Browser;
 let page: Page;
 const consoleLines: string[] = [];
+/** Every console message of the page, with the URL it is about (e.g. a resource that failed). */
+const consoleMessages: { type: string; text: string; url: string }[] = [];
+const keep = (into: typeof consoleMessages) => (message: ConsoleMessage) =>
+  into.push({ type: message.type(), text: message.text(), url: message.location().url });
+/** Console lines saying that a resource failed to load with a 404 (a favicon, say). */
+const notFound = (messages: typeof consoleMessages) =>
+  messages
+    .filter((m) => /status of 404|favicon/i.test(m.text) || /favicon/i.test(m.url))
+    .map((m) => `${m.text} ${m.url}`);
 
 beforeAll(async () => {
   // The sample's defaults only: no CORS settings from the developer's shell.
@@ -47,6 +58,7 @@ beforeAll(async () => {
   browser = await launchChromium();
   page = browser.context.pages()[0] ?? (await browser.context.newPage());
   page.on('console', (message) => consoleLines.push(message.text()));
+  page.on('console', keep(consoleMessages));
   await page.goto(sample.playgroundUrl);
   await page.evaluate(() => (globalThis as any).playground.ready);
 });
@@ -77,6 +89,13 @@ const summary = (server: SeenRequest[]) =>
   server.map((r) => `${r.preflight ? `OPTIONS(${r.requestMethod})` : r.method} ${r.status}`);
 
 describe('the playground page', () => {
+  it('the API and the playground listen on loopback only', () => {
+    const api = (sample.app.getHttpServer() as Server).address() as AddressInfo;
+    expect(api.address).toBe('127.0.0.1');
+    expect(sample.apiUrl).toBe(`http://localhost:${api.port}`);
+    expect(new URL(sample.playgroundUrl).hostname).toBe('127.0.0.1');
+  });
+
   it('lists every scenario with the policy from the module report', async () => {
     const cards = await page.locator('article.card').count();
     expect(cards).toBe(13);
@@ -86,6 +105,10 @@ describe('the playground page', () => {
     expect(await page.textContent('#scenario-cors-off .policy')).toContain('CORS off');
     expect(await page.textContent('#scenario-public-catalog .policy')).toContain("'*'");
     expect(await page.textContent('#scenario-cached-preflight .policy')).toContain('600 s');
+    // Plain words where `methods` is not set.
+    const put = await page.textContent('#scenario-cart-put .policy');
+    expect(put).toContain('PUT (not set: the methods this route serves)');
+    expect(await page.textContent('body')).not.toMatch(/route['’]s/);
   });
 });
 
@@ -163,10 +186,23 @@ describe('simple requests (no preflight)', () => {
 
 describe("cookies (credentials: 'include')", () => {
   it('without the cookie, /account/me answers a readable 401', async () => {
-    const r = await run('me');
-    expect(r.verdict).toBe('allowed');
-    expect(r.status).toBe(401);
-    expect(r.server).toMatchObject([{ method: 'GET', status: 401, cookie: false }]);
+    // Not a scenario: the "Who am I" scenario logs in first.
+    const since = sample.activity.last;
+    const status = await page.evaluate(
+      // (`cache` is in the browser's RequestInit, not in Node's types.)
+      async (api) =>
+        (
+          await fetch(`${api}/account/me`, {
+            credentials: 'include',
+            cache: 'no-store',
+          } as RequestInit)
+        ).status,
+      sample.apiUrl,
+    );
+    expect(status).toBe(401);
+    expect(sample.activity.requestsSince(since)).toMatchObject([
+      { method: 'GET', path: '/account/me', status: 401, cookie: false },
+    ]);
   });
 
   it('login: a credentialed preflight, then a real cookie is stored', async () => {
@@ -183,12 +219,13 @@ describe("cookies (credentials: 'include')", () => {
     ]);
   });
 
-  it('/account/me: the browser sends the cookie and the page reads the answer', async () => {
+  it('/account/me: logs in, then the browser sends the cookie and the page reads the answer', async () => {
     const r = await run('me');
     expect(r.verdict).toBe('allowed');
     expect(r.status).toBe(200);
-    expect(JSON.parse(r.fetches[0].body!)).toEqual({ email: 'ada@example.com' });
-    expect(r.server).toMatchObject([{ method: 'GET', status: 200, cookie: true }]);
+    expect(JSON.parse(r.fetches[1].body!)).toEqual({ email: 'ada@example.com' });
+    expect(summary(r.server)).toEqual(['OPTIONS(POST) 204', 'POST 200', 'GET 200']);
+    expect(r.server[2]).toMatchObject({ method: 'GET', path: '/account/me', cookie: true });
   });
 
   it("credentials against origin '*': the server answers, the browser refuses", async () => {
@@ -270,5 +307,48 @@ describe('run all', () => {
     await page.screenshot({ path: `${ARTIFACTS}playground.png`, fullPage: true });
     await page.evaluate(() => (globalThis as any).scrollTo(0, 0));
     await page.screenshot({ path: `${ARTIFACTS}playground-top.png` });
+  });
+});
+
+describe('the console', () => {
+  it('shows no 404 (no favicon request: the page declares an empty icon)', async () => {
+    // By now the page has long finished loading (a favicon is fetched after the load).
+    expect(notFound(consoleMessages)).toEqual([]);
+    expect(await page.getAttribute('link[rel="icon"]', 'href')).toBe('data:,');
+  });
+});
+
+describe('each scenario on its own', () => {
+  it('run alone, on a freshly loaded page in a fresh browser without cookies, behaves as expected', async () => {
+    const fresh = await launchChromium();
+    try {
+      const alone = fresh.context.pages()[0] ?? (await fresh.context.newPage());
+      const messages: typeof consoleMessages = [];
+      alone.on('console', keep(messages));
+      const ids = (await page.evaluate(() =>
+        (globalThis as any).playground.scenarios.map((s: { id: string }) => s.id),
+      )) as string[];
+      expect(ids).toHaveLength(13);
+      const unexpected: string[] = [];
+      // Last to first: no scenario can lean on one listed before it.
+      for (const id of [...ids].reverse()) {
+        await fresh.context.clearCookies();
+        await alone.goto(sample.playgroundUrl);
+        await alone.evaluate(() => (globalThis as any).playground.ready);
+        const r = (await alone.evaluate(
+          (scenario) => (globalThis as any).playground.run(scenario),
+          id,
+        )) as ScenarioResult;
+        if (!r.asExpected) unexpected.push(`${id}: ${r.verdict} ${r.status}`);
+        if (id === 'me') {
+          expect(r.status).toBe(200);
+          expect(r.server.at(-1)).toMatchObject({ method: 'GET', status: 200, cookie: true });
+        }
+      }
+      expect(unexpected).toEqual([]);
+      expect(notFound(messages)).toEqual([]);
+    } finally {
+      await fresh.close();
+    }
   });
 });
