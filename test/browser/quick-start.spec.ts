@@ -96,6 +96,17 @@ describe('README quick start, in Chromium', () => {
     expect(seen).toEqual(['OPTIONS /notes/7']);
   });
 
+  it('as written (nothing in main.ts): malformed JSON is a readable 400, not a CORS error', async () => {
+    const page = await pageAt(APP);
+    const init = {
+      method: 'PUT',
+      credentials: 'include',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"title": ',
+    };
+    expect(await call(page, '/notes/8', init)).toBe(400);
+  });
+
   it('module defaults elsewhere: a 404 from a subdomain page is readable', async () => {
     const blog = await pageAt(BLOG);
     expect(await call(blog, '/missing')).toBe(404);
