@@ -83,14 +83,17 @@ function pathOf(req: IncomingMessage): string | undefined {
   return end === url.length ? url : url.slice(0, end);
 }
 
-/** The body parsers Nest (or `useBodyParser`) mounts, by their Express layer names. */
-const BODY_PARSER = /^(json|urlencoded|raw|text)Parser$/;
+/**
+ * Layers the middleware must precede, by their Express layer names: the body parsers Nest (or
+ * `useBodyParser`) mounts, and `useStaticAssets()` (express.static).
+ */
+const ANSWERING_MIDDLEWARE = /^((json|urlencoded|raw|text)Parser|serveStatic)$/;
 
 /**
  * A root-level `app.use()` covers every path, outside a global prefix too. It is moved before the
- * first route (one added on the adapter in `main.ts`) or body parser Nest mounted in `init()`,
+ * first route (one added on the adapter in `main.ts`), static-file middleware or body parser,
  * whichever comes first: a malformed or too-large body gets its 400/413 with CORS headers, and
- * non-controller routes are covered. Middleware `main.ts` added earlier still runs first.
+ * non-controller routes are covered. Other middleware `main.ts` added earlier still runs first.
  */
 function mountFirst(httpAdapter: HttpServer, middleware: NodeMiddleware): void {
   httpAdapter.use(middleware);
@@ -98,7 +101,8 @@ function mountFirst(httpAdapter: HttpServer, middleware: NodeMiddleware): void {
   if (stack === undefined || (stack.at(-1) as Layer | undefined)?.handle !== middleware) return;
   const before = stack.findIndex(
     (layer) =>
-      (layer as Layer).route !== undefined || BODY_PARSER.test((layer as Layer).name ?? ''),
+      (layer as Layer).route !== undefined ||
+      ANSWERING_MIDDLEWARE.test((layer as Layer).name ?? ''),
   );
   if (before !== -1 && before < stack.length - 1) stack.splice(before, 0, stack.pop());
 }

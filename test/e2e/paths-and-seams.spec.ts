@@ -6,7 +6,11 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Controller, Get, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import cors from 'cors';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CorsConfigError,
   CorsModule,
@@ -118,6 +122,25 @@ describe('paths: policies for paths no controller route serves', () => {
     expect(problems.map((p) => [p.code, p.where, p.source, p.value])).toEqual([
       ['invalid-path-pattern', 'paths["/docs/*"]', { kind: 'path', path: '/docs/*' }, '/docs/*'],
     ]);
+  });
+});
+
+describe('the middleware sits before what main.ts mounts that answers requests', () => {
+  it('useStaticAssets() files carry the module defaults', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'nestjs-cors-static-'));
+    writeFileSync(join(root, 'app.js'), 'console.log(1);');
+    try {
+      const started = await makeApp(
+        { imports: [CorsModule.forRoot({ origin: [APP] })], controllers: [NotesController] },
+        (a) => (a as NestExpressApplication).useStaticAssets(root),
+      );
+      app = started;
+      const res = await get(started, '/app.js', APP).expect(200);
+      expect(res.headers['access-control-allow-origin']).toBe(APP);
+      expect(acHeaders(await get(started, '/app.js', EVIL))).toEqual({});
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
