@@ -105,13 +105,15 @@ export class PolicyTable {
   ) {
     this.router = createRouter(routes);
     this.pathsRouter = createRouter(paths);
-    const enforced = new Map<Function, TableRoute[]>();
+    const byHandler = new Map<Function, TableRoute[]>();
     for (const route of routes) {
-      if (route.policy?.enforce !== true) continue;
-      const sameHandler = routes.filter((r) => r.handler === route.handler);
-      enforced.set(route.handler, sameHandler);
+      const same = byHandler.get(route.handler);
+      if (same === undefined) byHandler.set(route.handler, [route]);
+      else same.push(route);
     }
-    this.enforced = enforced;
+    this.enforced = new Map(
+      [...byHandler].filter(([, same]) => same.some((r) => r.policy?.enforce === true)),
+    );
     for (const off of [...paths, defaults]) {
       if (off.policy !== null) this.offRoutePreflights.set(off, singlePolicyRoute(off.policy));
     }
