@@ -1,9 +1,8 @@
 /**
  * The one preflight decision (cors-rules §2 items 5, 10): used by the middleware for Nest routes,
- * by paths no route serves, and by `CorsPolicy.decide()` alike. It sees routes only through
+ * by paths no route serves, and by `PreflightPolicy.decide()` alike. It sees routes only through
  * `PreflightRoute`: which policies decide the real request, and which methods an answer may list.
  */
-import type { CorsPolicy } from './cors-policy.js';
 import { CorsDenial, type OriginVerdict } from './origin-rule.js';
 import { isForbiddenMethod, isToken } from './tokens.js';
 import { appendVary, type HeaderTarget } from './vary.js';
@@ -14,10 +13,34 @@ export const DEFAULT_METHODS: readonly string[] = ['GET', 'HEAD', 'PUT', 'PATCH'
 /** No real method is longer; a longer Access-Control-Request-Method is refused, never echoed. */
 const MAX_METHOD_LENGTH = 64;
 
+/**
+ * What the preflight decision reads of a policy: a compiled `CorsPolicy` is one. The decision
+ * depends on this, not on the class, so the engine has no import cycle.
+ */
+export interface PreflightPolicy {
+  readonly credentials: boolean;
+  /** null: the route's methods; '*': any (echoed); else the exact set. */
+  readonly methods: ReadonlySet<string> | '*' | null;
+  /** null: any header (echoed); else the allowed lowercase names. */
+  readonly allowedHeaders: ReadonlySet<string> | null;
+  readonly preflightContinue: boolean;
+  readonly successStatus: number;
+  readonly privateNetwork: boolean;
+  readonly maxAgeHeader: string | undefined;
+  readonly cacheControlHeader: string | undefined;
+  readonly varyOrigin: boolean;
+  readonly originMode: string;
+  checkOrigin(origin: string | undefined, request?: object): OriginVerdict | Promise<OriginVerdict>;
+  sharesOrigins(other: PreflightPolicy): boolean;
+  checkPreflight(method: string, headers: string | undefined): string | CorsDenial;
+  allowsHeaders(list: string): boolean;
+  allowsMethod(method: string): boolean;
+}
+
 /** A method the URL serves, with the one policy that decides requests of that method. */
 export interface MethodPolicy {
   readonly method: string;
-  readonly policy: CorsPolicy;
+  readonly policy: PreflightPolicy;
 }
 
 /** Where a preflight goes, as far as CORS is concerned. Built by `makePreflightRoute()`. */
@@ -27,7 +50,7 @@ export interface PreflightRoute {
    * one; several when the router's choice depends on what a preflight does not carry (a version
    * header). Every one must approve, and the answer is what all of them accept.
    */
-  readonly policies: readonly CorsPolicy[];
+  readonly policies: readonly PreflightPolicy[];
   /**
    * Methods this URL serves that an answer may list besides the requested one, each with the
    * policy that decides it. The browser caches one answer for every method it lists, so a method
@@ -44,7 +67,7 @@ export interface PreflightRoute {
 
 /** A `PreflightRoute`, with what every answer through it shares computed once. */
 export function makePreflightRoute(
-  policies: readonly CorsPolicy[],
+  policies: readonly PreflightPolicy[],
   methods: readonly MethodPolicy[],
   defaultMethods: boolean,
 ): PreflightRoute {
@@ -145,7 +168,7 @@ function checkRequestMethod(method: string): string | undefined {
 /** One verdict per policy; an origin rule shared by several policies is asked once. */
 function originVerdicts(
   req: PreflightRequest,
-  policies: readonly CorsPolicy[],
+  policies: readonly PreflightPolicy[],
 ): OriginVerdict[] | Promise<OriginVerdict[]> {
   const verdicts: Array<OriginVerdict | Promise<OriginVerdict>> = [];
   let pending = false;
@@ -191,7 +214,7 @@ function answerOne(
 function check(
   req: PreflightRequest,
   route: PreflightRoute,
-  policy: CorsPolicy,
+  policy: PreflightPolicy,
   verdict: OriginVerdict,
   index: number,
 ): string | PreflightDenied {
@@ -206,7 +229,7 @@ function check(
 function allowedBy(
   req: PreflightRequest,
   route: PreflightRoute,
-  policy: CorsPolicy,
+  policy: PreflightPolicy,
   allowOrigin: string,
   allowHeaders: string,
 ): PreflightAllowed {
@@ -268,7 +291,7 @@ function allowedByAll(
 function allowMethods(
   req: PreflightRequest,
   route: PreflightRoute,
-  policy: CorsPolicy,
+  policy: PreflightPolicy,
   allowHeaders: string,
 ): string {
   if (policy.methods === '*') return req.method;
@@ -291,8 +314,8 @@ function allowMethods(
 
 /** Would `other` accept the answer `policy` gives to this preflight, for one of its methods? */
 function accepts(
-  other: CorsPolicy,
-  policy: CorsPolicy,
+  other: PreflightPolicy,
+  policy: PreflightPolicy,
   req: PreflightRequest,
   allowHeaders: string,
 ): boolean {
@@ -320,7 +343,10 @@ export function deniedPreflight(route: PreflightRoute, reason: string): Prefligh
  * are what is served), or at a route serving `served` (`'ALL'`: any method; then the policy's
  * own `methods`, when set, are what an answer lists).
  */
-export function singlePolicyRoute(policy: CorsPolicy, served?: readonly string[]): PreflightRoute {
+export function singlePolicyRoute(
+  policy: PreflightPolicy,
+  served?: readonly string[],
+): PreflightRoute {
   const configured = policy.methods instanceof Set ? [...policy.methods] : undefined;
   let listed: readonly string[];
   if (served === undefined) listed = configured ?? DEFAULT_METHODS;
@@ -344,7 +370,7 @@ function isListed(list: string, method: string): boolean {
   return false;
 }
 
-function varyOf(policies: readonly CorsPolicy[]): string {
+function varyOf(policies: readonly PreflightPolicy[]): string {
   const dynamic = policies.some((p) => p.varyOrigin);
   const vary = dynamic || policies.length === 0 ? VARY_DYNAMIC : VARY_STATIC;
   return policies.some((p) => p.privateNetwork)

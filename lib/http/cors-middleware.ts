@@ -16,7 +16,7 @@ import {
 } from '../engine/preflight.js';
 import { appendVary, varyIncludes } from '../engine/vary.js';
 import type { PolicyTable, TableRoute } from '../routing/policy-table.js';
-import type { CorsAdapter } from './adapter.js';
+import type { CorsAdapter } from './cors-adapter.js';
 
 /** What the middleware decided for an actual request; the guard may correct it. */
 export interface CorsRequestState {

@@ -13,7 +13,7 @@ import {
   type RouterMirrorFactory,
   type TableRoute,
 } from '../routing/policy-table.js';
-import type { CorsAdapter, NodeMiddleware } from './adapter.js';
+import type { CorsAdapter, NodeMiddleware } from './cors-adapter.js';
 
 interface MatchingOptions {
   caseSensitive: boolean;
