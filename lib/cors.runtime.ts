@@ -3,7 +3,7 @@
  * known (from `configure()`), mounts the middleware, and swaps in a new table on a live origin
  * update. Internal: apps talk to `CorsService`.
  */
-import { Inject, Injectable, Logger, type CanActivate } from '@nestjs/common';
+import { Inject, Injectable, Logger, type CanActivate, type HttpServer } from '@nestjs/common';
 import {
   ApplicationConfig,
   HttpAdapterHost,
@@ -18,6 +18,7 @@ import {
   configProblem,
   CorsConfigError,
   MODULE_PLACE,
+  type CorsConfigProblem,
   pathPlace,
   policyPlace,
   problemKey,
@@ -79,42 +80,13 @@ export class CorsRuntime {
     const httpAdapter = this.adapterHost.httpAdapter;
     if (httpAdapter === undefined) return; // not an HTTP application
     const resolver = new PolicyResolver(this.options, (message) => this.logger.error(message));
-    const routes: TableRoute[] = collectNestRoutes({
-      modulesContainer: this.modulesContainer,
-      metadataScanner: this.metadataScanner,
-      applicationConfig: this.applicationConfig,
-      httpAdapter,
-    }).map((record) => ({
-      ...record,
-      ...resolver.resolve(
-        this.reflector.get<CorsDecoratorValue | undefined>(CORS_METADATA, record.controller),
-        this.reflector.get<CorsDecoratorValue | undefined>(CORS_METADATA, record.handler),
-        record.controller.name,
-        record.name,
-      ),
-    }));
+    const routes = this.routesWithPolicies(resolver, httpAdapter);
     const adapter = this.corsAdapter();
-    if (adapter.otherCorsMiddleware() !== undefined) {
-      resolver.problems.errors.push(
-        configProblem(
-          MODULE_PLACE,
-          'conflicting-cors-middleware',
-          'app.enableCors() (or the cors option of NestFactory.create, or app.use(cors())) is mounted too: it would answer every preflight before this module and override its headers. Delete it: CorsModule replaces it (the same options object goes to CorsModule.forRoot)',
-        ),
-      );
-    }
-    for (const { path } of resolver.paths) {
-      const problem = typeof path === 'string' ? adapter.checkPath(path) : 'not a string';
-      if (problem === undefined) continue;
-      const message = `${JSON.stringify(path)} is not a path pattern the router accepts: ${problem}`;
-      resolver.problems.errors.push(
-        configProblem(pathPlace(path), 'invalid-path-pattern', message, path),
-      );
-    }
-    for (const warning of resolver.problems.warnings) {
+    const problems = resolver.problems;
+    problems.errors.push(...seamProblems(adapter, resolver.paths));
+    for (const warning of problems.warnings)
       this.logger.warn(`${warning.where}: ${warning.message}`);
-    }
-    if (resolver.problems.errors.length > 0) throw new CorsConfigError(resolver.problems.errors);
+    if (problems.errors.length > 0) throw new CorsConfigError(problems.errors);
     this.originOwners = resolver.originOwners;
     const table = PolicyTable.build(
       routes,
@@ -127,9 +99,26 @@ export class CorsRuntime {
     // Global guards are read when routes are registered, right after `configure()`. Only an app
     // with an enforcing policy gets one: the others pay nothing per request.
     if (table.enforces) this.applicationConfig.addGlobalGuard(guard);
-    if (this.options?.debug === true) {
-      this.logger.log(`CORS policy table:\n${formatTable(table)}`);
-    }
+    if (this.options?.debug === true) this.logger.log(`CORS policy table:\n${formatTable(table)}`);
+  }
+
+  /** Every route Nest registers, with the effective policy of its `@Cors` values. */
+  private routesWithPolicies(resolver: PolicyResolver, httpAdapter: HttpServer): TableRoute[] {
+    const sources = {
+      modulesContainer: this.modulesContainer,
+      metadataScanner: this.metadataScanner,
+      applicationConfig: this.applicationConfig,
+      httpAdapter,
+    };
+    return collectNestRoutes(sources).map((record) => ({
+      ...record,
+      ...resolver.resolve(
+        this.reflector.get<CorsDecoratorValue | undefined>(CORS_METADATA, record.controller),
+        this.reflector.get<CorsDecoratorValue | undefined>(CORS_METADATA, record.handler),
+        record.controller.name,
+        record.name,
+      ),
+    }));
   }
 
   /** Mounts the middleware on the HTTP adapter (once). */
@@ -192,6 +181,30 @@ export class CorsRuntime {
     this.adapter ??= corsAdapterFor(this.adapterHost.httpAdapter);
     return this.adapter;
   }
+}
+
+/** What only the adapter can check: a leftover CORS middleware, `paths` the router cannot parse. */
+function seamProblems(
+  adapter: CorsAdapter,
+  paths: ReadonlyArray<{ path: string }>,
+): CorsConfigProblem[] {
+  const problems: CorsConfigProblem[] = [];
+  if (adapter.otherCorsMiddleware() !== undefined) {
+    problems.push(
+      configProblem(
+        MODULE_PLACE,
+        'conflicting-cors-middleware',
+        'app.enableCors() (or the cors option of NestFactory.create, or app.use(cors())) is mounted too: it would answer every preflight before this module and override its headers. Delete it: CorsModule replaces it (the same options object goes to CorsModule.forRoot)',
+      ),
+    );
+  }
+  for (const { path } of paths) {
+    const problem = typeof path === 'string' ? adapter.checkPath(path) : 'not a string';
+    if (problem === undefined) continue;
+    const message = `${JSON.stringify(path)} is not a path pattern the router accepts: ${problem}`;
+    problems.push(configProblem(pathPlace(path), 'invalid-path-pattern', message, path));
+  }
+  return problems;
 }
 
 function remapOwners(
