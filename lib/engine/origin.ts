@@ -3,7 +3,7 @@
  * the request's `Origin` per request (Fetch §3.2 serialized origin, cors-rules §1.5, §1.12, §2).
  */
 import { domainToASCII } from 'node:url';
-import type { CorsProblemPlace, ProblemList } from './errors.js';
+import type { CorsProblemCode, CorsProblemPlace, ProblemList } from './errors.js';
 
 /** 64 (scheme) + 3 + 253 (host) + 1 + 5 (port): nothing longer is a serialized origin. */
 export const MAX_ORIGIN_LENGTH = 326;
@@ -213,6 +213,14 @@ export function matchesPattern(origin: string, patterns: ReadonlySet<string>): b
   return false;
 }
 
+/** Why a configured origin string is refused: thrown by the parsing steps, reported once. */
+class Refused {
+  constructor(
+    readonly code: CorsProblemCode,
+    readonly message: string,
+  ) {}
+}
+
 /**
  * Parses one configured origin string strictly. Reports each problem with `where`; returns
  * undefined when the entry is unusable.
@@ -222,149 +230,135 @@ export function parseConfiguredOrigin(
   where: CorsProblemPlace,
   problems: ProblemList,
 ): ParsedOriginEntry | undefined {
-  const quoted = JSON.stringify(raw);
   if (raw === '*') return { kind: 'any' };
   if (raw === 'null') return { kind: 'null' };
-  if (raw.length === 0) {
-    problems.error(where, 'empty-origin', 'an empty string is not an origin', raw);
+  try {
+    return parseOriginString(raw);
+  } catch (error) {
+    if (!(error instanceof Refused)) throw error;
+    problems.error(where, error.code, error.message, raw);
     return undefined;
   }
+}
+
+function parseOriginString(raw: string): ParsedOriginEntry {
+  const quoted = JSON.stringify(raw);
+  if (raw.length === 0) throw new Refused('empty-origin', 'an empty string is not an origin');
   if (/[\s,]/.test(raw)) {
-    problems.error(
-      where,
+    throw new Refused(
       'origin-has-several-values',
       `origin ${quoted} holds several values or whitespace: give one origin per array item`,
-      raw,
     );
-    return undefined;
   }
-  const schemeMatch = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/.exec(raw);
-  if (!schemeMatch) {
-    if (raw.startsWith('*.')) {
-      problems.error(
-        where,
-        'origin-bare-wildcard',
-        `origin ${quoted} is a bare wildcard: write the scheme, e.g. "https://${raw}"`,
-        raw,
-      );
-    } else {
-      problems.error(
-        where,
-        'origin-without-scheme',
-        `origin ${quoted} has no scheme: an origin is scheme://host[:port], e.g. "https://${raw.replace(/^\/+/, '')}"`,
-        raw,
-      );
-    }
-    return undefined;
-  }
-  const scheme = schemeMatch[1].toLowerCase();
-  const rest = schemeMatch[2];
+  const { scheme, rest } = splitScheme(raw, quoted);
   if (scheme === 'file') return { kind: 'file' };
-  const pathAt = rest.search(/[/?#]/);
-  if (pathAt !== -1) {
-    const slash = rest.slice(pathAt) === '/';
-    const what = slash ? 'a trailing slash' : `a path ("${rest.slice(pathAt)}")`;
-    problems.error(
-      where,
-      slash ? 'origin-has-trailing-slash' : 'origin-has-path',
-      `origin ${quoted} has ${what}: browsers send the origin only, "${scheme}://${rest.slice(0, pathAt)}"`,
-      raw,
-    );
-    return undefined;
-  }
-  if (rest.includes('@')) {
-    problems.error(
-      where,
-      'origin-has-userinfo',
-      `origin ${quoted} has user info: an origin is scheme://host[:port]`,
-      raw,
-    );
-    return undefined;
-  }
-  // Split host and port ("[v6]:port" or "host:port").
-  let host = rest;
-  let port: string | undefined;
-  const portSep = rest.startsWith('[')
-    ? rest.indexOf(':', rest.indexOf(']'))
-    : rest.lastIndexOf(':');
-  if (portSep !== -1) {
-    host = rest.slice(0, portSep);
-    port = rest.slice(portSep + 1);
-  }
-  if (port !== undefined && port !== '*') {
-    if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535) {
-      problems.error(
-        where,
-        'origin-invalid-port',
-        `origin ${quoted} has an invalid port "${port}"`,
-        raw,
-      );
-      return undefined;
-    }
-    if (DEFAULT_PORTS[scheme] === String(Number(port))) {
-      problems.error(
-        where,
-        'origin-default-port',
-        `origin ${quoted} has the default port: browsers never send it, write "${scheme}://${host}"`,
-        raw,
-      );
-      return undefined;
-    }
-    port = String(Number(port));
-  }
+  const { host, port } = splitHostPort(rest, scheme, quoted);
   const portKey = port === undefined ? '' : `:${port}`;
-
-  let wildcard = false;
-  if (host.startsWith('*.')) {
-    wildcard = true;
-    host = host.slice(2);
-  }
-  if (host.includes('*')) {
-    problems.error(
-      where,
+  const wildcard = host.startsWith('*.');
+  const name = wildcard ? host.slice(2) : host;
+  if (name.includes('*')) {
+    throw new Refused(
       'origin-invalid-wildcard',
       `origin ${quoted}: "*" is only allowed as the whole leftmost label ("https://*.example.com") or as the port (":*")`,
-      raw,
     );
-    return undefined;
   }
-  const canonicalHost = canonicalHostOf(scheme, host);
+  const canonicalHost = canonicalHostOf(scheme, name);
   if (canonicalHost === undefined) {
-    problems.error(
-      where,
-      'origin-invalid-host',
-      `origin ${quoted} has an invalid host "${host}"`,
-      raw,
-    );
-    return undefined;
+    throw new Refused('origin-invalid-host', `origin ${quoted} has an invalid host "${name}"`);
   }
-  if (wildcard) {
-    if (canonicalHost.startsWith('[') || /^[0-9.]+$/.test(canonicalHost)) {
-      problems.error(
-        where,
-        'origin-ip-wildcard',
-        `origin ${quoted}: a subdomain wildcard over an IP address matches nothing`,
-        raw,
-      );
-      return undefined;
-    }
-    const publicSuffix = !canonicalHost.includes('.') || PUBLIC_SUFFIXES.has(canonicalHost);
-    const display = `${scheme}://*.${canonicalHost}${portKey}`;
-    return {
-      kind: 'pattern',
-      key: `${scheme}://*.${canonicalHost}${portKey}`,
-      display,
-      publicSuffix,
-      // Every name under `localhost` is loopback (browsers resolve `*.localhost` locally).
-      cleartext: scheme === 'http' && canonicalHost !== 'localhost',
-    };
-  }
+  if (wildcard) return subdomainPattern(scheme, canonicalHost, portKey, quoted);
   const cleartext = scheme === 'http' && !isLoopbackHost(canonicalHost);
   if (port === '*') {
     const display = `${scheme}://${canonicalHost}:*`;
     return { kind: 'pattern', key: display, display, publicSuffix: false, cleartext };
   }
   return { kind: 'exact', origin: `${scheme}://${canonicalHost}${portKey}`, cleartext };
+}
+
+/** `scheme://rest`, lower-cased scheme; no path, query, fragment or user info in `rest`. */
+function splitScheme(raw: string, quoted: string): { scheme: string; rest: string } {
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/.exec(raw);
+  if (!match) {
+    if (raw.startsWith('*.')) {
+      throw new Refused(
+        'origin-bare-wildcard',
+        `origin ${quoted} is a bare wildcard: write the scheme, e.g. "https://${raw}"`,
+      );
+    }
+    throw new Refused(
+      'origin-without-scheme',
+      `origin ${quoted} has no scheme: an origin is scheme://host[:port], e.g. "https://${raw.replace(/^\/+/, '')}"`,
+    );
+  }
+  const scheme = match[1].toLowerCase();
+  const rest = match[2];
+  if (scheme === 'file') return { scheme, rest };
+  const pathAt = rest.search(/[/?#]/);
+  if (pathAt !== -1) {
+    const slash = rest.slice(pathAt) === '/';
+    const what = slash ? 'a trailing slash' : `a path ("${rest.slice(pathAt)}")`;
+    throw new Refused(
+      slash ? 'origin-has-trailing-slash' : 'origin-has-path',
+      `origin ${quoted} has ${what}: browsers send the origin only, "${scheme}://${rest.slice(0, pathAt)}"`,
+    );
+  }
+  if (rest.includes('@')) {
+    throw new Refused(
+      'origin-has-userinfo',
+      `origin ${quoted} has user info: an origin is scheme://host[:port]`,
+    );
+  }
+  return { scheme, rest };
+}
+
+/** "[v6]:port" or "host:port": the port canonical ('8080', '*'), never the scheme's default. */
+function splitHostPort(
+  rest: string,
+  scheme: string,
+  quoted: string,
+): { host: string; port: string | undefined } {
+  const portSep = rest.startsWith('[')
+    ? rest.indexOf(':', rest.indexOf(']'))
+    : rest.lastIndexOf(':');
+  if (portSep === -1) return { host: rest, port: undefined };
+  const host = rest.slice(0, portSep);
+  const port = rest.slice(portSep + 1);
+  if (port === '*') return { host, port };
+  if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535) {
+    throw new Refused('origin-invalid-port', `origin ${quoted} has an invalid port "${port}"`);
+  }
+  if (DEFAULT_PORTS[scheme] === String(Number(port))) {
+    throw new Refused(
+      'origin-default-port',
+      `origin ${quoted} has the default port: browsers never send it, write "${scheme}://${host}"`,
+    );
+  }
+  return { host, port: String(Number(port)) };
+}
+
+/** `https://*.example.com[:port]`: one or more labels under a name, never over an IP address. */
+function subdomainPattern(
+  scheme: string,
+  canonicalHost: string,
+  portKey: string,
+  quoted: string,
+): ParsedOriginEntry {
+  if (canonicalHost.startsWith('[') || /^[0-9.]+$/.test(canonicalHost)) {
+    throw new Refused(
+      'origin-ip-wildcard',
+      `origin ${quoted}: a subdomain wildcard over an IP address matches nothing`,
+    );
+  }
+  const publicSuffix = !canonicalHost.includes('.') || PUBLIC_SUFFIXES.has(canonicalHost);
+  const display = `${scheme}://*.${canonicalHost}${portKey}`;
+  return {
+    kind: 'pattern',
+    key: display,
+    display,
+    publicSuffix,
+    // Every name under `localhost` is loopback (browsers resolve `*.localhost` locally).
+    cleartext: scheme === 'http' && canonicalHost !== 'localhost',
+  };
 }
 
 /** `localhost`, `*.localhost`, 127.0.0.0/8 and `[::1]`: traffic that never leaves the machine. */
