@@ -622,64 +622,82 @@ function compilePreflightExtras(
   problems: ProblemList,
 ): void {
   const p = pp as Internals;
-  if (options.maxAge !== undefined) {
-    const maxAge = options.maxAge;
-    if (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 0 || maxAge > 86400) {
-      problems.error(
-        where,
-        'invalid-max-age',
-        `maxAge must be an integer number of seconds in 0..86400, got ${describeValue(maxAge)}`,
-        maxAge,
-      );
-    } else {
-      if (maxAge > 7200) {
-        problems.warn(
-          where,
-          'max-age-above-browser-cap',
-          `maxAge ${maxAge} is above what Chromium honours (7200 s; Safari 600 s)`,
-          maxAge,
-        );
-      }
-      p.maxAgeValue = String(maxAge);
-    }
+  p.maxAgeValue = compileMaxAge(options.maxAge, where, problems);
+  p.successStatus = compileSuccessStatus(options.optionsSuccessStatus, where, problems);
+  p.cacheControlValue = compileCacheControl(options.preflightCacheControl, where, problems);
+}
+
+function compileMaxAge(
+  maxAge: unknown,
+  where: CorsProblemPlace,
+  problems: ProblemList,
+): string | undefined {
+  if (maxAge === undefined) return undefined;
+  if (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 0 || maxAge > 86400) {
+    problems.error(
+      where,
+      'invalid-max-age',
+      `maxAge must be an integer number of seconds in 0..86400, got ${describeValue(maxAge)}`,
+      maxAge,
+    );
+    return undefined;
   }
-  if (options.optionsSuccessStatus !== undefined) {
-    const status = options.optionsSuccessStatus;
-    if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 299) {
-      problems.error(
-        where,
-        'invalid-success-status',
-        `optionsSuccessStatus must be 200..299 (browsers fail any other preflight status), got ${describeValue(status)}`,
-        status,
-      );
-    } else {
-      p.successStatus = status;
-    }
+  if (maxAge > 7200) {
+    problems.warn(
+      where,
+      'max-age-above-browser-cap',
+      `maxAge ${maxAge} is above what Chromium honours (7200 s; Safari 600 s)`,
+      maxAge,
+    );
   }
-  const cacheControl = options.preflightCacheControl;
-  if (cacheControl !== undefined) {
-    if (typeof cacheControl === 'number') {
-      if (!Number.isInteger(cacheControl) || cacheControl < 0) {
-        problems.error(
-          where,
-          'invalid-cache-control',
-          `preflightCacheControl must be a non-negative integer, got ${cacheControl}`,
-          cacheControl,
-        );
-      } else {
-        p.cacheControlValue = `max-age=${cacheControl}`;
-      }
-    } else if (typeof cacheControl !== 'string' || !/^[\x20-\x7e]+$/.test(cacheControl)) {
-      problems.error(
-        where,
-        'invalid-cache-control',
-        'preflightCacheControl must be a number of seconds or a printable header value',
-        cacheControl,
-      );
-    } else {
-      p.cacheControlValue = cacheControl;
-    }
+  return String(maxAge);
+}
+
+function compileSuccessStatus(
+  status: unknown,
+  where: CorsProblemPlace,
+  problems: ProblemList,
+): number {
+  if (status === undefined) return 204;
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 299) {
+    problems.error(
+      where,
+      'invalid-success-status',
+      `optionsSuccessStatus must be 200..299 (browsers fail any other preflight status), got ${describeValue(status)}`,
+      status,
+    );
+    return 204;
   }
+  return status;
+}
+
+function compileCacheControl(
+  value: unknown,
+  where: CorsProblemPlace,
+  problems: ProblemList,
+): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) {
+    return `max-age=${value}`;
+  }
+  if (typeof value === 'number') {
+    problems.error(
+      where,
+      'invalid-cache-control',
+      `preflightCacheControl must be a non-negative integer, got ${value}`,
+      value,
+    );
+  } else if (typeof value === 'string' && /^[\x20-\x7e]+$/.test(value)) {
+    return value;
+  } else {
+    problems.error(
+      where,
+      'invalid-cache-control',
+      'preflightCacheControl must be a number of seconds or a printable header value',
+      value,
+    );
+  }
+  return undefined;
 }
 
 // ----- helpers for decide() ---------------------------------------------------------------------
