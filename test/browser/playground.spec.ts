@@ -75,12 +75,12 @@ async function run(id: string): Promise<ScenarioResult & { console: string[] }> 
     (scenario) => (globalThis as any).playground.run(scenario),
     id,
   )) as ScenarioResult;
-  // Console events travel separately from the evaluate() answer: give a blocked fetch's
-  // message a moment to arrive.
-  if (result.verdict === 'blocked') {
-    for (let i = 0; i < 40 && !consoleLines.slice(before).some((l) => l.includes('CORS')); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+  // Console events travel separately from the evaluate() answer: wait for a blocked fetch's
+  // message (bounded; the assertions say what is missing if it never comes).
+  if (result.verdict === 'blocked' && !consoleLines.slice(before).some((l) => l.includes('CORS'))) {
+    await page
+      .waitForEvent('console', { predicate: (m) => m.text().includes('CORS'), timeout: 1000 })
+      .catch(() => undefined);
   }
   return { ...result, console: consoleLines.slice(before) };
 }
