@@ -12,7 +12,6 @@ import {
   decidePreflight,
   writePreflightHeaders,
   type PreflightAnswer,
-  type PreflightRoute,
 } from '../engine/preflight.js';
 import { appendVary, varyIncludes } from '../engine/vary.js';
 import type { PolicyTable, TableRoute } from '../routing/policy-table.js';
@@ -20,7 +19,7 @@ import type { CorsAdapter } from './cors-adapter.js';
 
 /** What the middleware decided for an actual request; the guard may correct it. */
 export interface CorsRequestState {
-  route: TableRoute | undefined;
+  route: TableRoute;
   policy: CorsPolicy;
   verdict: OriginVerdict;
 }
@@ -88,7 +87,7 @@ export class CorsMiddleware {
   private decorate(
     req: CorsRequest,
     res: ServerResponse,
-    route: TableRoute | undefined,
+    route: TableRoute,
     policy: CorsPolicy,
     verdict: OriginVerdict,
     path: string,
@@ -100,7 +99,7 @@ export class CorsMiddleware {
     if (typeof verdict !== 'string' && this.logDenial !== undefined) {
       const origin = req.headers.origin;
       if (origin !== undefined && !this.isSameOrigin(req, origin)) {
-        this.log(req, path, routeName(route), verdict.reason, route?.source);
+        this.log(req, path, route.name, verdict.reason, route.source);
       }
     }
   }
@@ -120,25 +119,14 @@ export class CorsMiddleware {
     requestMethod: string,
   ): void {
     const target = table.preflightRoute(path, requestMethod, req);
-    let route: PreflightRoute;
-    let names: readonly TableRoute[] = [];
-    if (target === 'no-route') {
-      const off = table.offRouteFor(path);
-      const offRoute = table.offRoutePreflight(off);
-      if (offRoute === null) return next(); // CORS off there (`routes: 'decorated'`): the app's
-      route = offRoute;
-      names = [off];
-    } else if (target === 'cors-off') {
-      return next(); // the app answers (its own OPTIONS route, or a 404)
-    } else if (target === 'method-not-served' || target === 'cors-off-candidate') {
+    // CORS off for the handler that will run: the app answers (its own OPTIONS route, or a 404).
+    if (target === 'cors-off') return next();
+    if (target === 'method-not-served' || target === 'cors-off-candidate') {
       const reason =
         target === 'method-not-served'
           ? `method ${JSON.stringify(requestMethod)} is not served at this path`
           : 'a handler that may serve this request (another version) has CORS off';
       return this.deny(req, res, path, '(no route)', reason, VARY_ANY_PREFLIGHT);
-    } else {
-      route = target;
-      names = target.routes;
     }
     const answer = decidePreflight(
       {
@@ -148,10 +136,11 @@ export class CorsMiddleware {
         privateNetwork: req.headers['access-control-request-private-network'] === 'true',
         request: req,
       },
-      route,
+      target,
     );
-    if (!(answer instanceof Promise)) return this.answer(req, res, next, path, answer, names);
-    answer.then((settled) => this.answer(req, res, next, path, settled, names));
+    const routes = target.routes;
+    if (!(answer instanceof Promise)) return this.answer(req, res, next, path, answer, routes);
+    answer.then((settled) => this.answer(req, res, next, path, settled, routes));
   }
 
   private answer(
@@ -163,9 +152,16 @@ export class CorsMiddleware {
     routes: readonly TableRoute[],
   ): void {
     if (!answer.allowed) {
+      // A refusal before any policy (an invalid method) is told with the first route.
       const route = routes[Math.max(answer.refusedBy, 0)];
-      const reason = route ? `${answer.reason} (${route.source})` : answer.reason;
-      return this.deny(req, res, path, routeName(route), reason, answer.vary);
+      return this.deny(
+        req,
+        res,
+        path,
+        route.name,
+        `${answer.reason} (${route.source})`,
+        answer.vary,
+      );
     }
     writePreflightHeaders(res, answer);
     if (answer.handOn) {
@@ -211,10 +207,6 @@ export class CorsMiddleware {
       (source && !reason.includes(source) ? ` (${source})` : '');
     this.logDenial?.(line);
   }
-}
-
-function routeName(route: TableRoute | undefined): string {
-  return route === undefined ? '(no route)' : route.name;
 }
 
 /** Several `Access-Control-Request-Headers` lines (a proxy) are one list. */

@@ -66,13 +66,14 @@ export const ROUTER_ERROR: TableRoute = Object.freeze({
   source: 'router',
 });
 
-/** Why a preflight has no route to decide it. */
+/** Why no policy answers a preflight. */
 export type NoPreflightRoute =
-  /** No route matches the path: the module defaults decide (cors-rules §2 item 11). */
-  | 'no-route'
   /** Routes match the path, none serves the requested method. */
   | 'method-not-served'
-  /** Every handler that may serve it has CORS off: the app answers (§2 item 6). */
+  /**
+   * Every handler that may serve it has CORS off, or no route matches and the off-route decider
+   * (a `paths` entry, `routes: 'decorated'`) has CORS off: the app answers (§2 items 6, 11).
+   */
   | 'cors-off'
   /** Some handler that may serve it (another version) has CORS off: it cannot approve. */
   | 'cors-off-candidate';
@@ -93,7 +94,7 @@ export class PolicyTable {
   /** Handlers with a route whose policy has `enforce`: the only ones the guard looks at. */
   private readonly enforced: ReadonlyMap<Function, readonly TableRoute[]>;
   /** How each off-route decider (a `paths` entry, the module defaults) answers preflights. */
-  private readonly offRoutePreflights = new Map<TableRoute, PreflightRoute>();
+  private readonly offRoutePreflights = new Map<TableRoute, PreflightTarget>();
 
   private constructor(
     readonly routes: readonly TableRoute[],
@@ -115,7 +116,8 @@ export class PolicyTable {
       [...byHandler].filter(([, same]) => same.some((r) => r.policy?.enforce === true)),
     );
     for (const off of [...paths, defaults]) {
-      if (off.policy !== null) this.offRoutePreflights.set(off, singlePolicyRoute(off.policy));
+      if (off.policy === null) continue;
+      this.offRoutePreflights.set(off, { ...singlePolicyRoute(off.policy), routes: [off] });
     }
   }
 
@@ -164,11 +166,6 @@ export class PolicyTable {
     return entry === undefined || entry === ROUTER_ERROR ? this.defaults : entry;
   }
 
-  /** How `offRouteFor(path)` answers a preflight (null: CORS off there, the app answers). */
-  offRoutePreflight(off: TableRoute): PreflightRoute | null {
-    return this.offRoutePreflights.get(off) ?? null;
-  }
-
   /**
    * The route whose handler runs for an actual request, or undefined when none does (a 404, a
    * path the router cannot decode). The first route that serves the method and whose host and
@@ -190,7 +187,8 @@ export class PolicyTable {
   /**
    * What decides a preflight for (path, requested method): the routes whose handler may serve
    * the real request. The host is known (preflights carry it); a version is not, so every
-   * version-filtered route before the first unfiltered one is a candidate.
+   * version-filtered route before the first unfiltered one is a candidate. Where no route
+   * matches, `offRouteFor(path)` decides.
    */
   preflightRoute(
     path: string,
@@ -198,6 +196,9 @@ export class PolicyTable {
     req: RouteRequest,
   ): PreflightTarget | NoPreflightRoute {
     const routes = this.router.routesAt(path);
+    if (routes.length === 0 || routes[0] === ROUTER_ERROR) {
+      return this.offRoutePreflights.get(this.offRouteFor(path)) ?? 'cors-off';
+    }
     let cache = this.preflights.get(routes);
     const hit = cache?.get(method);
     if (hit !== undefined) return hit;
@@ -217,7 +218,6 @@ export class PolicyTable {
     method: string,
     req: RouteRequest,
   ): PreflightTarget | NoPreflightRoute {
-    if (routes.length === 0 || routes[0] === ROUTER_ERROR) return 'no-route';
     const candidates = this.candidates(routes, method, req);
     if (candidates.length === 0) return 'method-not-served';
     const policies: CorsPolicy[] = [];

@@ -128,7 +128,8 @@ describe('PolicyTable.preflightRoute', () => {
       { method: 'GET', path: '/mixed', acceptsVersion: byVersion('1'), policy: null },
       { method: 'GET', path: '/mixed', policy: A },
     ]);
-    expect(t.preflightRoute('/nothing', 'GET', {})).toBe('no-route');
+    // No route matches: the module defaults decide.
+    expect(t.preflightRoute('/nothing', 'GET', {})).toMatchObject({ policies: [FALLBACK] });
     expect(t.preflightRoute('/off', 'DELETE', {})).toBe('method-not-served');
     expect(t.preflightRoute('/off', 'GET', {})).toBe('cors-off');
     expect(t.preflightRoute('/mixed', 'GET', {})).toBe('cors-off-candidate');
@@ -156,9 +157,13 @@ describe('PolicyTable.preflightRoute', () => {
     const t = table([]);
     const off = t.offRouteFor('/nowhere');
     expect(off.policy).toBe(FALLBACK);
-    expect(t.offRoutePreflight(off)).toMatchObject({ policies: [FALLBACK], defaultMethods: true });
+    expect(t.preflightRoute('/nowhere', 'PATCH', {})).toMatchObject({
+      policies: [FALLBACK],
+      defaultMethods: true,
+      routes: [off],
+    });
     const decorated = table([], null);
-    expect(decorated.offRoutePreflight(decorated.offRouteFor('/nowhere'))).toBeNull();
+    expect(decorated.preflightRoute('/nowhere', 'PATCH', {})).toBe('cors-off');
   });
 
   it('gives paths no route serves to the first matching `paths` entry', () => {
@@ -171,8 +176,8 @@ describe('PolicyTable.preflightRoute', () => {
     expect(t.offRouteFor('/other').policy).toBeNull();
     // A controller route keeps its own policy.
     expect(t.routeFor('/graphql/q', 'POST', {})?.policy).toBe(A);
-    expect(t.preflightRoute('/graphql', 'POST', {})).toBe('no-route');
-    expect(t.offRoutePreflight(t.offRouteFor('/graphql'))).toMatchObject({ policies: [B] });
+    expect(t.preflightRoute('/graphql', 'POST', {})).toMatchObject({ policies: [B] });
+    expect(t.preflightRoute('/other', 'POST', {})).toBe('cors-off');
     expect(t.withPolicies(new Map([[B, A]])).offRouteFor('/graphql').policy).toBe(A);
   });
 });
