@@ -63,6 +63,18 @@ export interface PreflightRoute {
   readonly vary: string;
   readonly ownMethods: string;
   readonly onlyOwnMethods: boolean;
+  /** With several policies: what every one of them accepts, decided once. */
+  readonly shared: SharedAnswer;
+}
+
+/** The parts of an answer that several policies must all accept. */
+interface SharedAnswer {
+  readonly handOn: boolean;
+  readonly credentials: boolean;
+  /** The shortest max-age; absent if any policy sends none (the browser's 5 s then applies). */
+  readonly maxAge: string | undefined;
+  readonly cacheControl: string | undefined;
+  readonly privateNetwork: boolean;
 }
 
 /** A `PreflightRoute`, with what every answer through it shares computed once. */
@@ -79,6 +91,23 @@ export function makePreflightRoute(
     vary: varyOf(policies),
     ownMethods: own.join(', '),
     onlyOwnMethods: own.length === methods.length,
+    shared: sharedAnswer(policies),
+  };
+}
+
+function sharedAnswer(policies: readonly PreflightPolicy[]): SharedAnswer {
+  const first = policies[0];
+  const maxAges = policies.map((p) => p.maxAgeHeader);
+  return {
+    handOn: policies.every((p) => p.preflightContinue),
+    credentials: policies.every((p) => p.credentials),
+    maxAge: maxAges.includes(undefined)
+      ? undefined
+      : String(Math.min(...maxAges.map((m) => Number(m)))),
+    cacheControl: policies.every((p) => p.cacheControlHeader === first?.cacheControlHeader)
+      ? first?.cacheControlHeader
+      : undefined,
+    privateNetwork: policies.every((p) => p.privateNetwork),
   };
 }
 
@@ -258,27 +287,19 @@ function allowedByAll(
   verdicts: readonly string[],
   commonHeaders: string | undefined,
 ): PreflightAllowed {
-  const { policies } = route;
-  const first = policies[0];
-  const maxAges = policies.map((p) => p.maxAgeHeader);
-  const maxAge = maxAges.includes(undefined)
-    ? undefined
-    : String(Math.min(...maxAges.map((m) => Number(m))));
-  const cacheControl = policies.every((p) => p.cacheControlHeader === first.cacheControlHeader)
-    ? first.cacheControlHeader
-    : undefined;
+  const { shared } = route;
   return {
     allowed: true,
-    status: first.successStatus,
-    handOn: policies.every((p) => p.preflightContinue),
+    status: route.policies[0].successStatus,
+    handOn: shared.handOn,
     allowOrigin: verdicts.every((v) => v === '*') ? '*' : req.origin,
-    credentials: policies.every((p) => p.credentials),
+    credentials: shared.credentials,
     allowMethods: req.method,
     // Each policy accepted the requested list: echo it when their own answers differ.
     allowHeaders: commonHeaders ?? normalizedList(req.headers),
-    maxAge,
-    cacheControl,
-    privateNetwork: req.privateNetwork && policies.every((p) => p.privateNetwork),
+    maxAge: shared.maxAge,
+    cacheControl: shared.cacheControl,
+    privateNetwork: req.privateNetwork && shared.privateNetwork,
     vary: route.vary,
   };
 }
