@@ -53,7 +53,7 @@ export class CorsModule extends CorsConfigurableModule implements NestModule {
   }
 
   /** Runs before any route is registered: the middleware then precedes every route. */
-  configure(): void {
-    this.runtime.start(this.guard);
+  async configure(): Promise<void> {
+    await this.runtime.start(this.guard);
   }
 }

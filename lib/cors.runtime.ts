@@ -40,7 +40,6 @@ import { PolicyTable, type TableRoute } from './routing/policy-table.js';
 export class CorsRuntime {
   readonly logger = new Logger('Cors');
   private middleware: CorsMiddleware | undefined;
-  private adapter: CorsAdapter | undefined;
   private started = false;
   private mounted = false;
   /** Policies whose `origin` comes from the module defaults (key '') or a named policy. */
@@ -74,14 +73,14 @@ export class CorsRuntime {
    * Builds the table (throws `CorsConfigError` listing every problem), mounts the middleware, and
    * makes `guard` a global guard if a policy enforces.
    */
-  start(guard: CanActivate): void {
+  async start(guard: CanActivate): Promise<void> {
     if (this.started) return;
     this.started = true;
     const httpAdapter = this.adapterHost.httpAdapter;
     if (httpAdapter === undefined) return; // not an HTTP application
+    const adapter = await corsAdapterFor(httpAdapter);
     const resolver = new PolicyResolver(this.options, (message) => this.logger.error(message));
     const routes = this.routesWithPolicies(resolver, httpAdapter);
-    const adapter = this.corsAdapter();
     const problems = resolver.problems;
     problems.errors.push(...seamProblems(adapter, resolver.paths));
     for (const warning of problems.warnings)
@@ -94,7 +93,7 @@ export class CorsRuntime {
       adapter.routerFactory(),
       resolver.paths,
     );
-    this.mount();
+    this.mount(adapter);
     this.middleware?.use(table);
     // Global guards are read when routes are registered, right after `configure()`. Only an app
     // with an enforcing policy gets one: the others pay nothing per request.
@@ -122,11 +121,8 @@ export class CorsRuntime {
   }
 
   /** Mounts the middleware on the HTTP adapter (once). */
-  private mount(): void {
+  private mount(adapter: CorsAdapter): void {
     if (this.mounted) return;
-    const httpAdapter = this.adapterHost.httpAdapter;
-    if (httpAdapter === undefined) return;
-    const adapter = this.corsAdapter();
     const debug = this.options?.debug === true;
     this.middleware = new CorsMiddleware(
       adapter,
@@ -175,11 +171,6 @@ export class CorsRuntime {
         "declares no origin of its own: its routes use the module's origins. Call setOrigins(list) without a policy name, or give the policy an origin";
       throw new CorsConfigError([configProblem(place, 'policy-without-origin', message, name)]);
     }
-  }
-
-  private corsAdapter(): CorsAdapter {
-    this.adapter ??= corsAdapterFor(this.adapterHost.httpAdapter);
-    return this.adapter;
   }
 }
 

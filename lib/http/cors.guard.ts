@@ -37,15 +37,18 @@ export class CorsGuard implements CanActivate {
     if (context.getType() !== 'http') return true;
     const routes = this.runtime.table?.enforcedRoutesOf(context.getHandler());
     if (routes === undefined) return true;
-    const req = context.switchToHttp().getRequest<CorsRequest>();
+    const request = context.switchToHttp().getRequest<AdapterRequest>();
+    // The middleware saw the raw request (Fastify wraps it): its state is there.
+    const req = request.raw ?? (request as CorsRequest);
     // A preflight the module handed on to the app (`preflightContinue`, or CORS off there).
     if (req[CORS_PREFLIGHT] || isPreflight(req)) return true;
-    const route = exactRoute(routes, context.getClass(), req);
+    const route = exactRoute(routes, context.getClass(), req, matchedPath(request));
     if (route?.policy == null || !route.policy.enforce) return true;
     const state = req[CORS_STATE];
     if (state !== undefined && state.policy === route.policy)
       return this.enforce(req, state.verdict);
-    const res = context.switchToHttp().getResponse<ServerResponse>();
+    const response = context.switchToHttp().getResponse<{ raw?: ServerResponse }>();
+    const res = response.raw ?? (response as ServerResponse);
     const verdict = route.policy.checkOrigin(req.headers.origin, req);
     if (typeof verdict === 'string' || verdict instanceof CorsDenial) {
       return this.enforce(req, redo(req, res, route, verdict));
@@ -61,6 +64,18 @@ export class CorsGuard implements CanActivate {
       `CORS: origin ${JSON.stringify(origin.slice(0, 200))} is not allowed`,
     );
   }
+}
+
+/** The adapter's request: Express's is the raw request, Fastify's wraps it. */
+interface AdapterRequest {
+  raw?: CorsRequest;
+  route?: { path?: unknown };
+  routeOptions?: { url?: unknown };
+}
+
+/** The route path the router matched (Express: `req.route.path`; Fastify: `routeOptions.url`). */
+function matchedPath(request: AdapterRequest): unknown {
+  return request.route?.path ?? request.routeOptions?.url;
 }
 
 function isPreflight(req: CorsRequest): boolean {
@@ -79,13 +94,13 @@ function exactRoute(
   routes: readonly TableRoute[],
   controller: Function,
   req: CorsRequest,
+  matched: unknown,
 ): TableRoute | undefined {
   const chosen = req[CORS_STATE]?.route;
   if (chosen !== undefined && chosen.controller === controller && routes.includes(chosen)) {
     return chosen;
   }
   const own = routes.filter((r) => r.controller === controller);
-  const matched = (req as { route?: { path?: unknown } }).route?.path;
   return own.find((r) => r.path === matched) ?? own[0];
 }
 

@@ -150,6 +150,8 @@ export function expressRouterMirror(options: MatchingOptions): RouterMirrorFacto
  * matcher the router builds; a path spelled exactly like a static route is one Map lookup.
  */
 class ExpressRouterMirror implements RouterMirror {
+  /** Nest's host filter calls `next()`: the router tries the next route. */
+  readonly passesOnOtherHosts = true;
   private readonly root: TrieNode = { children: new Map(), groups: [] };
   private readonly exact = new Map<string, readonly TableRoute[]>();
 

@@ -144,6 +144,21 @@ function versionFilter(
   if (!version || !options || options.type === VersioningType.URI || version === VERSION_NEUTRAL) {
     return undefined;
   }
+  const versions: ReadonlySet<unknown> = new Set([version].flat());
+  // Fastify routes by version with a find-my-way constraint (its `applyVersionFilter` only tags
+  // the handler): the adapter's constraint strategy derives the request's version.
+  const constraint = (adapter as { versionConstraint?: VersionConstraint }).versionConstraint;
+  if (constraint !== undefined) {
+    return {
+      acceptsVersion: (req) => {
+        const derived = constraint.deriveConstraint(req) as unknown;
+        return Array.isArray(derived)
+          ? derived.some((v) => versions.has(v))
+          : versions.has(derived);
+      },
+      versions,
+    };
+  }
   const filter = adapter.applyVersionFilter(() => MATCHED, version, options) as (
     req: unknown,
     res: unknown,
@@ -157,8 +172,12 @@ function versionFilter(
         return false; // a custom extractor that throws: Nest's route fails too
       }
     },
-    versions: new Set([version].flat()),
+    versions,
   };
+}
+
+interface VersionConstraint {
+  deriveConstraint(req: unknown): unknown;
 }
 
 /** RouterModule stores the module path per application, with an application-independent fallback. */

@@ -18,6 +18,11 @@ import type { RouteRecord, RouteRequest } from './route-record.js';
 export interface TableRoute extends RouteRecord {
   readonly policy: CorsPolicy | null;
   readonly source: string;
+  /**
+   * Set by a router mirror on a route the router matches but whose handler never runs for this
+   * path (Fastify: a parameter matched empty, which Nest answers with 404).
+   */
+  readonly notFound?: true;
 }
 
 /** The adapter's router, mirrored with the library the router itself matches with. */
@@ -29,6 +34,16 @@ export interface RouterMirror {
   routesAt(path: string): readonly TableRoute[];
   /** Does the router run `route` for `method` (Express: its own method, `ALL`, HEAD for GET)? */
   serves(route: TableRoute, method: string): boolean;
+  /**
+   * Does Nest pass a request a host-bound route refuses on to the next route (Express), or
+   * answer it with 404 (Fastify)?
+   */
+  readonly passesOnOtherHosts: boolean;
+  /**
+   * The route whose handler runs for this request, when the mirror can tell it with the router's
+   * own matching (Fastify's constraints); otherwise the table walks `routesAt`.
+   */
+  routeFor?(path: string, method: string, req: RouteRequest): TableRoute | undefined;
 }
 
 export type RouterMirrorFactory = (routes: readonly TableRoute[]) => RouterMirror;
@@ -172,14 +187,18 @@ export class PolicyTable {
    * version filters accept the request: Nest passes the others on, like the router.
    */
   routeFor(path: string, method: string, req: RouteRequest): TableRoute | undefined {
+    if (this.router.routeFor !== undefined) return this.router.routeFor(path, method, req);
     const routes = this.router.routesAt(path);
     for (let i = 0; i < routes.length; i++) {
       const route = routes[i];
       if (route === ROUTER_ERROR) return undefined;
       if (!this.router.serves(route, method)) continue;
-      if (route.acceptsHost !== undefined && !route.acceptsHost(req)) continue;
+      if (route.acceptsHost !== undefined && !route.acceptsHost(req)) {
+        if (this.router.passesOnOtherHosts) continue;
+        return undefined;
+      }
       if (route.acceptsVersion !== undefined && !route.acceptsVersion(req)) continue;
-      return route;
+      return route.notFound ? undefined : route;
     }
     return undefined;
   }
@@ -202,7 +221,11 @@ export class PolicyTable {
     let cache = this.preflights.get(routes);
     const hit = cache?.get(method);
     if (hit !== undefined) return hit;
-    const target = this.resolvePreflight(routes, method, req);
+    const resolved = this.resolvePreflight(routes, method, req);
+    const target =
+      resolved === 'not-found'
+        ? (this.offRoutePreflights.get(this.offRouteFor(path)) ?? 'cors-off')
+        : resolved;
     // The mirror's own (frozen) route lists are stable: what they decide per method is kept,
     // unless a host filter makes it depend on the request.
     if (Object.isFrozen(routes) && !routes.some((r) => r.acceptsHost !== undefined)) {
@@ -217,8 +240,9 @@ export class PolicyTable {
     routes: readonly TableRoute[],
     method: string,
     req: RouteRequest,
-  ): PreflightTarget | NoPreflightRoute {
+  ): PreflightTarget | NoPreflightRoute | 'not-found' {
     const candidates = this.candidates(routes, method, req);
+    if (candidates === 'not-found') return candidates;
     if (candidates.length === 0) return 'method-not-served';
     const policies: CorsPolicy[] = [];
     for (const route of candidates) if (route.policy !== null) policies.push(route.policy);
@@ -241,19 +265,22 @@ export class PolicyTable {
   /**
    * The routes that may run for a request of `method` whose version is unknown: every
    * version-filtered route up to the first unfiltered one, less those whose versions earlier
-   * candidates all accept (they can never run).
+   * candidates all accept (they can never run). 'not-found': the router matches, but the request
+   * gets a 404 whatever its version (the off-route decider answers).
    */
   private candidates(
     routes: readonly TableRoute[],
     method: string,
     req: RouteRequest,
-  ): TableRoute[] {
+  ): TableRoute[] | 'not-found' {
     const candidates: TableRoute[] = [];
     let taken: Set<unknown> | undefined;
     for (const route of routes) {
       if (route === ROUTER_ERROR) break;
       if (!this.router.serves(route, method)) continue;
-      if (route.acceptsHost !== undefined && !route.acceptsHost(req)) continue;
+      const otherHost = route.acceptsHost !== undefined && !route.acceptsHost(req);
+      if (otherHost && this.router.passesOnOtherHosts) continue;
+      if (otherHost || route.notFound) return candidates.length === 0 ? 'not-found' : candidates;
       if (route.acceptsVersion === undefined) {
         candidates.push(route);
         break;
@@ -276,6 +303,7 @@ export class PolicyTable {
     const methods = new Set<string>();
     for (const route of routes) {
       if (route === ROUTER_ERROR) break;
+      if (route.notFound) continue;
       if (route.method !== 'ALL') methods.add(route.method);
       else if (route.policy !== null && route.policy.methods instanceof Set) {
         for (const m of route.policy.methods) methods.add(m);
@@ -284,7 +312,8 @@ export class PolicyTable {
     const out: MethodPolicy[] = [];
     for (const method of methods) {
       const candidates = this.candidates(routes, method, req);
-      const policy = candidates.length === 1 ? candidates[0].policy : null;
+      const policy =
+        candidates !== 'not-found' && candidates.length === 1 ? candidates[0].policy : null;
       if (policy !== null && policy.allowsMethod(method)) out.push({ method, policy });
     }
     return out;

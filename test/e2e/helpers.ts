@@ -3,6 +3,7 @@
  * supertest, and read the CORS part of a response.
  */
 import type { INestApplication, ModuleMetadata } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
@@ -10,18 +11,31 @@ import supertest from 'supertest';
 
 export type Response = supertest.Response;
 
+/** The HTTP adapters every e2e suite runs under (`describe.each(ADAPTERS)`). */
+export const ADAPTERS = ['express', 'fastify'] as const;
+export type AdapterName = (typeof ADAPTERS)[number];
+
 /**
- * Compiles a testing module from `metadata`, creates the Express application, lets `setup`
- * configure it (global prefix, versioning, `app.use`) and initialises it.
+ * Compiles a testing module from `metadata`, creates the application on `adapter` (Express by
+ * default), lets `setup` configure it (global prefix, versioning, `app.use`) and initialises it.
+ * A Fastify application is made ready (its plugins and routes loaded), as `listen()` would.
  */
 export async function makeApp(
   metadata: ModuleMetadata,
   setup?: (app: INestApplication) => unknown,
+  adapter: AdapterName = 'express',
 ): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule(metadata).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
+  const app =
+    adapter === 'fastify'
+      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), {
+          logger: false,
+        })
+      : moduleRef.createNestApplication({ logger: false });
   await setup?.(app);
   await app.init();
+  if (adapter === 'fastify')
+    await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
   return app;
 }
 
@@ -29,8 +43,9 @@ export async function makeApp(
 export async function listenApp(
   metadata: ModuleMetadata,
   setup?: (app: INestApplication) => unknown,
+  adapter: AdapterName = 'express',
 ): Promise<{ app: INestApplication; port: number }> {
-  const app = await makeApp(metadata, setup);
+  const app = await makeApp(metadata, setup, adapter);
   await app.listen(0, '127.0.0.1');
   const port = (app.getHttpServer().address() as AddressInfo).port;
   return { app, port };

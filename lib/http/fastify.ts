@@ -1,0 +1,280 @@
+/**
+ * The Fastify adapter: the middleware goes through the adapter's `use()` (@fastify/middie), and
+ * the router is mirrored with find-my-way, the library Fastify routes with, built with the very
+ * router options (and constraint strategies: Nest's version constraint) of the application's
+ * instance. Loaded only for Fastify applications.
+ */
+import type { HttpServer } from '@nestjs/common';
+import FindMyWay from 'find-my-way';
+import type { IncomingMessage } from 'node:http';
+import type { RouterMirror, RouterMirrorFactory, TableRoute } from '../routing/policy-table.js';
+import type { CorsAdapter, NodeMiddleware } from './cors-adapter.js';
+
+type Router = FindMyWay.Instance<FindMyWay.HTTPVersion.V1>;
+type Found = { store: unknown; params: Record<string, string | undefined> } | null;
+type RouterOptions = FindMyWay.Config<FindMyWay.HTTPVersion.V1>;
+
+/** What the adapter reads from the Fastify instance (public Fastify API). */
+interface FastifyInstanceLike {
+  initialConfig: { routerOptions?: RouterOptions; exposeHeadRoutes?: boolean };
+  supportedMethods: readonly string[];
+  hasPlugin(name: string): boolean;
+}
+
+/** Methods Nest adds to Fastify before it registers an `@All()` route. */
+const NEST_ALL_METHODS = [
+  'SEARCH',
+  'PROPFIND',
+  'PROPPATCH',
+  'MKCOL',
+  'COPY',
+  'MOVE',
+  'LOCK',
+  'UNLOCK',
+];
+
+export function fastifyAdapter(httpAdapter: HttpServer): CorsAdapter {
+  const instance = httpAdapter.getInstance() as FastifyInstanceLike;
+  const routerOptions = (): RouterOptions => ({
+    ...instance.initialConfig.routerOptions,
+    // Copies: find-my-way marks the strategies it is given, and Fastify froze these.
+    constraints: Object.fromEntries(
+      Object.entries(instance.initialConfig.routerOptions?.constraints ?? {}).map(
+        ([name, strategy]) => [name, { ...strategy }],
+      ),
+    ),
+    // The mirror never reads the query string: no parsing, no allocation.
+    querystringParser: () => NO_QUERY,
+  });
+  return {
+    mount: (middleware: NodeMiddleware) => void httpAdapter.use(middleware),
+    // find-my-way takes the whole target: it splits the query and decodes as the router does.
+    pathOf: (req: IncomingMessage) => req.url,
+    // middie copies Fastify's `request.protocol` (trustProxy included) onto the raw request.
+    protocolOf: (req: IncomingMessage) => (req as { protocol?: string }).protocol ?? 'http',
+    otherCorsMiddleware: () =>
+      instance.hasPlugin('@fastify/cors') ? '@fastify/cors (app.enableCors())' : undefined,
+    checkPath: (pattern: string) => {
+      try {
+        FindMyWay(routerOptions()).on('GET', pattern, noop);
+        return undefined;
+      } catch (error) {
+        return error instanceof Error ? error.message : String(error);
+      }
+    },
+    routerFactory: () =>
+      fastifyRouterMirror({
+        routerOptions: routerOptions(),
+        allMethods: [...new Set([...instance.supportedMethods, ...NEST_ALL_METHODS])],
+        exposeHeadRoutes: instance.initialConfig.exposeHeadRoutes !== false,
+      }),
+  };
+}
+
+const NO_QUERY = Object.freeze({});
+const NONE: readonly TableRoute[] = Object.freeze([]);
+const noop = () => undefined;
+const MAX_CACHED_LISTS = 1024;
+
+export interface FastifyMirrorOptions {
+  routerOptions: RouterOptions;
+  /** The methods an `@All()` route is registered for. */
+  allMethods: readonly string[];
+  /** Fastify's `exposeHeadRoutes`: a GET route gets a HEAD route (unless one exists). */
+  exposeHeadRoutes: boolean;
+}
+
+export function fastifyRouterMirror(options: FastifyMirrorOptions): RouterMirrorFactory {
+  return (routes) => new FastifyRouterMirror(routes, options);
+}
+
+/** The routes registered with one path pattern, for the order in which patterns are tried. */
+interface PatternGroup {
+  readonly id: number;
+  /** Constrained (versioned) routes first, as find-my-way tries them within a node. */
+  readonly routes: readonly TableRoute[];
+  /** The same routes marked `notFound`: matched with an empty parameter, Nest answers 404. */
+  readonly emptyParam: readonly TableRoute[];
+}
+
+/** The constraint the pattern router uses to ask "your best match, leaving out these patterns". */
+const EXCLUDE = 'nestjsCorsExclude';
+
+/**
+ * Two find-my-way routers built from the table:
+ * - a replica of the application's router (same routes, methods, constraints, HEAD routes),
+ *   which tells the one route a request runs, with the router's own constraint matching;
+ * - a pattern router holding each pattern once, which tells every pattern a path matches in the
+ *   order the router tries them (static, then parametric, then wildcard, with backtracking),
+ *   for preflights, whose version is unknown.
+ */
+class FastifyRouterMirror implements RouterMirror {
+  readonly passesOnOtherHosts = false;
+  private readonly replica: Router;
+  private readonly patterns: Router;
+  private readonly allMethods: ReadonlySet<string>;
+  /** GET routes Fastify gave a HEAD route. */
+  private readonly headRoutes = new Set<TableRoute>();
+  private readonly lists = new Map<string, readonly TableRoute[]>();
+
+  constructor(routes: readonly TableRoute[], options: FastifyMirrorOptions) {
+    this.allMethods = new Set(options.allMethods);
+    this.replica = FindMyWay(options.routerOptions);
+    for (const route of routes) this.register(route, options);
+    this.patterns = FindMyWay({
+      ...options.routerOptions,
+      constraints: {
+        ...options.routerOptions.constraints,
+        [EXCLUDE]:
+          excludeStrategy() as unknown as FindMyWay.ConstraintStrategy<FindMyWay.HTTPVersion.V1>,
+      },
+    });
+    const groups = new Map<string, TableRoute[]>();
+    for (const route of routes) {
+      const same = groups.get(route.path);
+      if (same === undefined) groups.set(route.path, [route]);
+      else same.push(route);
+    }
+    let id = 0;
+    for (const [pattern, same] of groups) {
+      const ordered = [...same].sort(
+        (a, b) => constrained(b) - constrained(a) || a.order - b.order,
+      );
+      const group: PatternGroup = {
+        id,
+        routes: Object.freeze(ordered),
+        emptyParam: Object.freeze(ordered.map((r) => Object.freeze({ ...r, notFound: true }))),
+      };
+      this.patterns.on('GET', pattern, { constraints: { [EXCLUDE]: id++ } }, noop, group);
+    }
+  }
+
+  routeFor(path: string, method: string, req: IncomingMessage): TableRoute | undefined {
+    const found = this.replica.find(
+      method as FindMyWay.HTTPMethod,
+      path,
+      deriveConstraints(this.replica, req),
+    ) as Found;
+    if (found === null || hasEmptyParam(found.params)) return undefined;
+    const route = found.store as TableRoute;
+    // Nest answers a request for another host with 404 on Fastify: nothing else runs.
+    return route.acceptsHost === undefined || route.acceptsHost(req) ? route : undefined;
+  }
+
+  routesAt(path: string): readonly TableRoute[] {
+    const excluded = new Set<number>();
+    const found: Array<readonly TableRoute[]> = [];
+    let key = '';
+    for (;;) {
+      const match = this.patterns.find('GET', path, { [EXCLUDE]: excluded }) as Found;
+      if (match === null) break;
+      const group = match.store as PatternGroup;
+      const empty = hasEmptyParam(match.params);
+      found.push(empty ? group.emptyParam : group.routes);
+      key += empty ? `${group.id}!,` : `${group.id},`;
+      excluded.add(group.id);
+    }
+    if (found.length <= 1) return found[0] ?? NONE;
+    // The same patterns always make the same (frozen) list: what the table caches per list holds.
+    let list = this.lists.get(key);
+    if (list === undefined) {
+      list = Object.freeze(found.flat());
+      if (this.lists.size < MAX_CACHED_LISTS) this.lists.set(key, list);
+    }
+    return list;
+  }
+
+  serves(route: TableRoute, method: string): boolean {
+    return (
+      route.method === method ||
+      (route.method === 'ALL' && this.allMethods.has(method)) ||
+      (method === 'HEAD' && this.headRoutes.has(route))
+    );
+  }
+
+  /** As Fastify registers a Nest route: its methods, its constraints, a HEAD route for a GET. */
+  private register(route: TableRoute, options: FastifyMirrorOptions): void {
+    const constraints = routeConstraints(route);
+    const methods = route.method === 'ALL' ? [...this.allMethods] : [route.method];
+    const opts = { constraints };
+    const headFree =
+      route.method === 'GET' &&
+      options.exposeHeadRoutes &&
+      this.replica.findRoute('HEAD', route.path, constraints) === null;
+    try {
+      this.replica.on(methods as FindMyWay.HTTPMethod[], route.path, opts, noop, route);
+    } catch {
+      return; // a duplicate route: Fastify refuses it at boot, the first one stays
+    }
+    if (headFree) {
+      this.replica.on('HEAD', route.path, opts, noop, route);
+      this.headRoutes.add(route);
+    }
+  }
+}
+
+/** The constraints Nest registers a route with: `@RouteConstraints()`, then its version. */
+function routeConstraints(route: TableRoute): Record<string, unknown> {
+  const own = Reflect.getMetadata(ROUTE_CONSTRAINTS, route.handler) as object | undefined;
+  const versions = route.versions === undefined ? undefined : [...route.versions];
+  return {
+    ...own,
+    ...(versions !== undefined && { version: versions.length === 1 ? versions[0] : versions }),
+  };
+}
+
+/** `@RouteConstraints()` of @nestjs/platform-fastify stores its value under this key. */
+const ROUTE_CONSTRAINTS = '__fastify_route_constraints__';
+
+function constrained(route: TableRoute): number {
+  return route.versions !== undefined ||
+    Reflect.getMetadata(ROUTE_CONSTRAINTS, route.handler) !== undefined
+    ? 1
+    : 0;
+}
+
+/** What the router derives from a request (the version header, the host), as it does. */
+function deriveConstraints(
+  router: Router,
+  req: IncomingMessage,
+): Record<string, unknown> | undefined {
+  return (
+    router as unknown as {
+      constrainer: { deriveConstraints(req: unknown): Record<string, unknown> | undefined };
+    }
+  ).constrainer.deriveConstraints(req);
+}
+
+/**
+ * Nest turns a route matched with an empty parameter (`/users//profile` for `/users/:id/profile`)
+ * into a 404; only the wildcard may be empty.
+ */
+function hasEmptyParam(params: Record<string, string | undefined>): boolean {
+  for (const name in params) if (params[name] === '' && name !== '*') return true;
+  return false;
+}
+
+/**
+ * A find-my-way constraint strategy: each pattern is registered with its id, and a lookup passes
+ * the ids to leave out; a node answers with its first pattern not left out.
+ */
+function excludeStrategy() {
+  return {
+    name: EXCLUDE,
+    mustMatchWhenDerived: true,
+    deriveConstraint: () => undefined,
+    storage() {
+      const ids = new Map<number, number>();
+      return {
+        get(value: number | ReadonlySet<number>): number | null {
+          if (typeof value === 'number') return ids.get(value) ?? null;
+          for (const [id, handlers] of ids) if (!value.has(id)) return handlers;
+          return null;
+        },
+        set(id: number, handlers: number) {
+          ids.set(id, handlers);
+        },
+      };
+    },
+  };
+}
