@@ -1,15 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { AppModule } from './quick-start.js';
 
-describe('README quick start', () => {
+/** The README's two ways of creating the app, as written there (plus a quiet logger). */
+async function create(adapter: 'express' | 'fastify'): Promise<INestApplication> {
+  if (adapter === 'express') {
+    const app = await NestFactory.create(AppModule, { logger: false });
+    await app.init();
+    return app;
+  }
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter(), {
+    logger: false,
+  });
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return app;
+}
+
+describe.each(['express', 'fastify'] as const)('README quick start (%s)', (adapter) => {
   let app: INestApplication;
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    app = moduleRef.createNestApplication();
-    await app.init();
+    app = await create(adapter);
   });
   afterAll(() => app.close());
 

@@ -28,6 +28,7 @@ import {
   ModulesContainer,
   RouterModule,
 } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { collectNestRoutes } from '../../lib/routing/nest-routes.js';
 import type { RouteRecord } from '../../lib/routing/route-record.js';
@@ -526,6 +527,164 @@ describe('collectNestRoutes', () => {
       'UsersController.me',
       'UsersController.findOne',
       'UsersController.any',
+    ]);
+  });
+});
+
+/**
+ * Boots a real Fastify app for `moduleType`, records every route Fastify itself registers (its
+ * `onRoute` hook: method and URL, after Nest's adapter expanded `@All()`), and builds the table.
+ */
+async function fastifyRoutesOf(
+  moduleType: Type<unknown>,
+  configure: (app: INestApplication) => void = () => {},
+  options: NestApplicationOptions = {},
+): Promise<{ registered: string[]; table: RouteRecord[] }> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [DiscoveryModule, moduleType],
+  }).compile();
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), {
+    logger: false,
+    ...options,
+  });
+  const registered: string[] = [];
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) registered.push(`${method} ${route.url}`);
+    });
+  configure(app);
+  await app.init();
+  const table = collectNestRoutes({
+    modulesContainer: app.get(ModulesContainer),
+    metadataScanner: app.get(MetadataScanner),
+    applicationConfig: app.get(ApplicationConfig),
+    httpAdapter: app.get(HttpAdapterHost).httpAdapter,
+  });
+  await app.close();
+  return { registered, table };
+}
+
+describe('collectNestRoutes on Fastify (the routes Fastify registers)', () => {
+  it('lists what Fastify registers: prefix and excludes, URI versions, RouterModule, find-my-way syntax', async () => {
+    @Controller({ path: 'files', version: '1' })
+    class FilesController {
+      @Get('*')
+      any() {}
+      @Get('n/:id(^\\d+)')
+      numeric() {}
+      @Get('geo/:lat-:lng')
+      geo() {}
+      @Post()
+      upload() {}
+    }
+    @Controller()
+    class HealthController {
+      @Get('health')
+      health() {}
+      @Head('ping')
+      ping() {}
+    }
+    @Controller('users')
+    class UsersController {
+      @Get(':id')
+      one() {}
+      @Get('me')
+      me() {}
+    }
+    @Module({ controllers: [UsersController] })
+    class AdminModule {}
+    @Module({
+      imports: [AdminModule, RouterModule.register([{ path: 'admin', module: AdminModule }])],
+      controllers: [FilesController, HealthController],
+    })
+    class AppModule {}
+
+    const { registered, table } = await fastifyRoutesOf(AppModule, (app) => {
+      app.setGlobalPrefix('api', { exclude: ['health'] });
+      app.enableVersioning({ type: VersioningType.URI });
+    });
+    const listed = table.map((r) => `${r.method} ${r.path}`);
+    // Fastify adds a HEAD route for each GET route (exposeHeadRoutes); the rest is the table.
+    const expected = listed.flatMap((row) =>
+      row.startsWith('GET ') ? [row, row.replace('GET', 'HEAD')] : [row],
+    );
+    expect([...registered].sort()).toEqual([...expected].sort());
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        'GET /api/v1/files/*',
+        'GET /api/v1/files/n/:id(^\\d+)',
+        'GET /api/v1/files/geo/:lat-:lng',
+        'GET /api/admin/users/:id',
+        'GET /api/admin/users/me',
+        'GET /health',
+        'HEAD /api/ping',
+      ]),
+    );
+  });
+
+  it('expands @All() into the methods Fastify registers it for', async () => {
+    @Controller('any')
+    class AnyController {
+      @All()
+      any() {}
+    }
+    @Module({ controllers: [AnyController] })
+    class AppModule {}
+
+    const { registered, table } = await fastifyRoutesOf(AppModule);
+    expect(table.map((r) => `${r.method} ${r.path}`)).toEqual(['ALL /any']);
+    expect(registered).toEqual(expect.arrayContaining(['GET /any', 'OPTIONS /any', 'SEARCH /any']));
+    expect(registered.every((row) => row.endsWith(' /any'))).toBe(true);
+  });
+
+  it('filters header versions with Fastify’s version constraint', async () => {
+    @Controller({ path: 'cats', version: '1' })
+    class CatsV1Controller {
+      @Get()
+      list() {}
+    }
+    @Controller({ path: 'cats', version: ['2', VERSION_NEUTRAL] })
+    class CatsV2Controller {
+      @Get()
+      list() {}
+    }
+    @Module({ controllers: [CatsV1Controller, CatsV2Controller] })
+    class AppModule {}
+
+    const { table } = await fastifyRoutesOf(AppModule, (app) =>
+      app.enableVersioning({ type: VersioningType.HEADER, header: 'X-API-Version' }),
+    );
+    const selected = (headers: Record<string, string>) =>
+      table.filter((route) => route.acceptsVersion?.({ headers })).map((r) => r.name);
+    expect(selected({ 'x-api-version': '1' })).toEqual(['CatsV1Controller.list']);
+    expect(selected({ 'x-api-version': '2' })).toEqual(['CatsV2Controller.list']);
+    // No header: Fastify derives VERSION_NEUTRAL.
+    expect(selected({})).toEqual(['CatsV2Controller.list']);
+    expect(selected({ 'x-api-version': '9' })).toEqual([]);
+  });
+
+  it("keeps Fastify's order (it is not order-sensitive) under routeResolutionStrategy 'specificity'", async () => {
+    @Controller('users')
+    class UsersController {
+      @Get('*')
+      any() {}
+      @Get(':id')
+      findOne() {}
+      @Get('me')
+      me() {}
+    }
+    @Module({ controllers: [UsersController] })
+    class AppModule {}
+
+    const { table } = await fastifyRoutesOf(AppModule, () => {}, {
+      routeResolutionStrategy: 'specificity',
+    });
+    expect(table.map((route) => route.name)).toEqual([
+      'UsersController.any',
+      'UsersController.findOne',
+      'UsersController.me',
     ]);
   });
 });
