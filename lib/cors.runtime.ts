@@ -80,7 +80,7 @@ export class CorsRuntime {
     if (httpAdapter === undefined) return; // not an HTTP application
     const adapter = await corsAdapterFor(httpAdapter);
     const resolver = new PolicyResolver(this.options, (message) => this.logger.error(message));
-    const routes = this.routesWithPolicies(resolver, httpAdapter);
+    const routes = await this.routesWithPolicies(resolver, httpAdapter);
     const problems = resolver.problems;
     problems.errors.push(...seamProblems(adapter, resolver.paths));
     for (const warning of problems.warnings)
@@ -102,14 +102,17 @@ export class CorsRuntime {
   }
 
   /** Every route Nest registers, with the effective policy of its `@Cors` values. */
-  private routesWithPolicies(resolver: PolicyResolver, httpAdapter: HttpServer): TableRoute[] {
+  private async routesWithPolicies(
+    resolver: PolicyResolver,
+    httpAdapter: HttpServer,
+  ): Promise<TableRoute[]> {
     const sources = {
       modulesContainer: this.modulesContainer,
       metadataScanner: this.metadataScanner,
       applicationConfig: this.applicationConfig,
       httpAdapter,
     };
-    return collectNestRoutes(sources).map((record) => ({
+    return (await collectNestRoutes(sources)).map((record) => ({
       ...record,
       ...resolver.resolve(
         this.reflector.get<CorsDecoratorValue | undefined>(CORS_METADATA, record.controller),

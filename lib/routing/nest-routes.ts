@@ -2,9 +2,11 @@
  * The one file that knows Nest's routing internals: which routes Nest registers with the HTTP
  * adapter, in which order, with which paths, and which of them Nest passes on (host and version
  * filters). It reuses Nest's own `PathsExplorer` and `RoutePathFactory`, so paths are built by
- * the code that builds them for the router, and the adapter's own version filter.
+ * the code that builds them for the router, and the adapter's own version filter. Every Nest path
+ * imported here exists in Nest 11 and 12 (`test/routing/nest-routes.spec.ts` runs on both); what
+ * only Nest 12 has (the specificity sorter) is loaded only when the application uses it.
  */
-import { RequestMethod, VERSION_NEUTRAL, VersioningType, type HttpServer } from '@nestjs/common';
+import { RequestMethod, VERSION_NEUTRAL, VersioningType } from '@nestjs/common';
 import type { Type, VersioningOptions } from '@nestjs/common';
 import type { VersionValue } from '@nestjs/common/interfaces/version-options.interface.js';
 import {
@@ -15,18 +17,22 @@ import {
 } from '@nestjs/common/constants.js';
 import { addLeadingSlash } from '@nestjs/common/utils/shared.utils.js';
 import type { ApplicationConfig, MetadataScanner, ModulesContainer } from '@nestjs/core';
-import type { ResolvedRoute } from '@nestjs/core/router/interfaces/resolved-route.interface.js';
 import { PathsExplorer } from '@nestjs/core/router/paths-explorer.js';
 import { RoutePathFactory } from '@nestjs/core/router/route-path-factory.js';
-import { RouteSpecificitySorter } from '@nestjs/core/router/route-specificity-sorter.js';
 import { pathToRegexp } from 'path-to-regexp';
 import type { RouteRecord, RouteRequest } from './route-record.js';
 
-/** The adapter methods the route list needs (every Nest HTTP adapter has them). */
-export type RouteAdapter = Pick<
-  HttpServer,
-  'normalizePath' | 'isRouteOrderSensitive' | 'getRequestHostname' | 'applyVersionFilter'
->;
+/** The adapter methods the route list needs (optional: not every Nest major has them all). */
+export interface RouteAdapter {
+  normalizePath?(path: string): string;
+  isRouteOrderSensitive?(): boolean;
+  getRequestHostname?(request: any): string;
+  applyVersionFilter(
+    handler: Function,
+    version: VersionValue,
+    options: VersioningOptions,
+  ): Function;
+}
 
 /** What `collectNestRoutes` needs; every member can be injected into a provider. */
 export interface NestRouteSources {
@@ -45,7 +51,7 @@ type UnorderedRoute = Omit<RouteRecord, 'order'>;
  * `RoutesResolver.resolve` and `RouterExplorer.applyCallbackToRouter` (@nestjs/core 12). Call it
  * once the modules are scanned and the global prefix and versioning are set (`configure()`).
  */
-export function collectNestRoutes(sources: NestRouteSources): RouteRecord[] {
+export async function collectNestRoutes(sources: NestRouteSources): Promise<RouteRecord[]> {
   const { modulesContainer, applicationConfig, httpAdapter } = sources;
   const routes: UnorderedRoute[] = [];
   // Modules in container (insertion) order, controllers in declaration order, like RoutesResolver.
@@ -58,7 +64,7 @@ export function collectNestRoutes(sources: NestRouteSources): RouteRecord[] {
       }
     }
   }
-  return sortLikeNest(routes, applicationConfig, httpAdapter).map((route, order) => ({
+  return (await sortLikeNest(routes, applicationConfig, httpAdapter)).map((route, order) => ({
     ...route,
     order,
   }));
@@ -189,18 +195,26 @@ function getModulePath(moduleType: Type<unknown>, applicationId: string): string
 }
 
 /**
- * With `routeResolutionStrategy: 'specificity'`, Nest registers the routes sorted from the most
- * to the least specific path, on adapters where the order matters (Express).
+ * With `routeResolutionStrategy: 'specificity'` (Nest 12), Nest registers the routes sorted from
+ * the most to the least specific path, on adapters where the order matters (Express). Nest's own
+ * sorter does it; Nest 11 has neither the option nor the sorter.
  */
-function sortLikeNest<T extends { path: string }>(
+async function sortLikeNest<T extends { path: string }>(
   routes: T[],
   applicationConfig: ApplicationConfig,
   httpAdapter: RouteAdapter,
-): T[] {
+): Promise<T[]> {
+  const strategy = (
+    applicationConfig as { getRouteResolutionStrategy?(): string }
+  ).getRouteResolutionStrategy?.();
   const isOrderSensitive = httpAdapter.isRouteOrderSensitive?.() ?? true;
-  if (applicationConfig.getRouteResolutionStrategy() !== 'specificity' || !isOrderSensitive) {
-    return routes;
-  }
+  if (strategy !== 'specificity' || !isOrderSensitive) return routes;
+  const { RouteSpecificitySorter } = (await import(SORTER)) as {
+    RouteSpecificitySorter: { sort<R>(routes: R[]): R[] };
+  };
   // The sorter reads nothing but `path` (and keeps ties in their original order).
-  return RouteSpecificitySorter.sort(routes as unknown as ResolvedRoute[]) as unknown as T[];
+  return RouteSpecificitySorter.sort(routes);
 }
+
+/** Nest 12 only: a variable, so that the package also type-checks against Nest 11. */
+const SORTER: string = '@nestjs/core/router/route-specificity-sorter.js';

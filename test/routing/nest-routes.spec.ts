@@ -72,7 +72,7 @@ async function routesOf(
   }
   configure(app);
   await app.init();
-  const table = collectNestRoutes({
+  const table = await collectNestRoutes({
     modulesContainer: app.get(ModulesContainer),
     metadataScanner: app.get(MetadataScanner),
     applicationConfig: app.get(ApplicationConfig),
@@ -556,7 +556,7 @@ async function fastifyRoutesOf(
     });
   configure(app);
   await app.init();
-  const table = collectNestRoutes({
+  const table = await collectNestRoutes({
     modulesContainer: app.get(ModulesContainer),
     metadataScanner: app.get(MetadataScanner),
     applicationConfig: app.get(ApplicationConfig),
