@@ -86,6 +86,10 @@ export class CorsRuntime {
     for (const warning of problems.warnings)
       this.logger.warn(`${warning.where}: ${warning.message}`);
     if (problems.errors.length > 0) throw new CorsConfigError(problems.errors);
+    adapter.whenLoaded?.(() => {
+      const conflict = conflictingCors(adapter);
+      if (conflict !== undefined) throw new CorsConfigError([conflict]);
+    });
     this.originOwners = resolver.originOwners;
     const table = PolicyTable.build(
       routes,
@@ -183,15 +187,8 @@ function seamProblems(
   paths: ReadonlyArray<{ path: string }>,
 ): CorsConfigProblem[] {
   const problems: CorsConfigProblem[] = [];
-  if (adapter.otherCorsMiddleware() !== undefined) {
-    problems.push(
-      configProblem(
-        MODULE_PLACE,
-        'conflicting-cors-middleware',
-        'app.enableCors() (or the cors option of NestFactory.create, or app.use(cors())) is mounted too: it would answer every preflight before this module and override its headers. Delete it: CorsModule replaces it (the same options object goes to CorsModule.forRoot)',
-      ),
-    );
-  }
+  const conflict = conflictingCors(adapter);
+  if (conflict !== undefined) problems.push(conflict);
   for (const { path } of paths) {
     const problem = typeof path === 'string' ? adapter.checkPath(path) : 'not a string';
     if (problem === undefined) continue;
@@ -199,6 +196,16 @@ function seamProblems(
     problems.push(configProblem(pathPlace(path), 'invalid-path-pattern', message, path));
   }
   return problems;
+}
+
+/** Another CORS middleware on the adapter, as a configuration problem. */
+function conflictingCors(adapter: CorsAdapter): CorsConfigProblem | undefined {
+  if (adapter.otherCorsMiddleware() === undefined) return undefined;
+  return configProblem(
+    MODULE_PLACE,
+    'conflicting-cors-middleware',
+    'app.enableCors() (or the cors option of NestFactory.create, or app.use(cors())) is mounted too: it would answer every preflight before this module and override its headers. Delete it: CorsModule replaces it (the same options object goes to CorsModule.forRoot)',
+  );
 }
 
 function remapOwners(

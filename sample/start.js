@@ -1,5 +1,7 @@
 // `npm start`: compiles the sample (and the library source it imports) with the project's
 // TypeScript into sample/dist/, then runs it in this process. Ctrl-C stops everything.
+// On Express by default; `npm start -- --fastify` (or `ADAPTER=fastify npm start`) runs the same
+// app on Fastify (sample/src/main.ts reads the arguments).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 

@@ -20,6 +20,11 @@ export interface CorsAdapter {
   protocolOf(req: IncomingMessage): string;
   /** Another CORS middleware mounted on the adapter (`enableCors()`), described, if any. */
   otherCorsMiddleware(): string | undefined;
+  /**
+   * Runs `check` again once the application has loaded everything it registered (Fastify loads
+   * `enableCors()`'s plugin only then); an error it throws fails the start.
+   */
+  whenLoaded?(check: () => void): void;
   /** Why the router cannot take `pattern` as a route path, or undefined when it can. */
   checkPath(pattern: string): string | undefined;
   /** Builds the router mirror (called once the application's router exists). */

@@ -19,9 +19,10 @@ interface FastifyInstanceLike {
   initialConfig: { routerOptions?: RouterOptions; exposeHeadRoutes?: boolean };
   supportedMethods: readonly string[];
   hasPlugin(name: string): boolean;
+  addHook(name: 'onReady', hook: () => Promise<void>): unknown;
 }
 
-/** Methods Nest adds to Fastify before it registers an `@All()` route. */
+/** Methods Nest 12 adds to Fastify before it registers an `@All()` route. */
 const NEST_ALL_METHODS = [
   'SEARCH',
   'PROPFIND',
@@ -32,6 +33,16 @@ const NEST_ALL_METHODS = [
   'LOCK',
   'UNLOCK',
 ];
+
+/**
+ * The methods an `@All()` route is registered for: the instance's, plus those Nest 12 adds first
+ * (its adapter has `addHttpMethod` for that); Nest 11 registers the instance's only.
+ */
+function allMethods(httpAdapter: HttpServer, instance: FastifyInstanceLike): string[] {
+  const addsMethods =
+    typeof (httpAdapter as { addHttpMethod?: unknown }).addHttpMethod === 'function';
+  return [...new Set([...instance.supportedMethods, ...(addsMethods ? NEST_ALL_METHODS : [])])];
+}
 
 export function fastifyAdapter(httpAdapter: HttpServer): CorsAdapter {
   const instance = httpAdapter.getInstance() as FastifyInstanceLike;
@@ -47,13 +58,18 @@ export function fastifyAdapter(httpAdapter: HttpServer): CorsAdapter {
     querystringParser: () => NO_QUERY,
   });
   return {
-    mount: (middleware: NodeMiddleware) => void httpAdapter.use(middleware),
+    mount: (middleware: NodeMiddleware) => mount(httpAdapter, middleware),
     // find-my-way takes the whole target: it splits the query and decodes as the router does.
     pathOf: (req: IncomingMessage) => req.url,
     // middie copies Fastify's `request.protocol` (trustProxy included) onto the raw request.
     protocolOf: (req: IncomingMessage) => (req as { protocol?: string }).protocol ?? 'http',
+    // `enableCors()` and the `cors` option register @fastify/cors (Nest names its wrapper
+    // 'nestjs-cors'), loaded at `ready()`: the check runs again then.
     otherCorsMiddleware: () =>
-      instance.hasPlugin('@fastify/cors') ? '@fastify/cors (app.enableCors())' : undefined,
+      instance.hasPlugin('@fastify/cors') || instance.hasPlugin('nestjs-cors')
+        ? '@fastify/cors (app.enableCors())'
+        : undefined,
+    whenLoaded: (check: () => void) => instance.addHook('onReady', async () => check()),
     checkPath: (pattern: string) => {
       try {
         FindMyWay(routerOptions()).on('GET', pattern, noop);
@@ -65,10 +81,26 @@ export function fastifyAdapter(httpAdapter: HttpServer): CorsAdapter {
     routerFactory: () =>
       fastifyRouterMirror({
         routerOptions: routerOptions(),
-        allMethods: [...new Set([...instance.supportedMethods, ...NEST_ALL_METHODS])],
+        allMethods: allMethods(httpAdapter, instance),
         exposeHeadRoutes: instance.initialConfig.exposeHeadRoutes !== false,
       }),
   };
+}
+
+/**
+ * On the root context through the adapter's `use()` (middie): every context created from now on
+ * gets a copy. Contexts created earlier (a plugin `main.ts` registered with an awaited
+ * `register()` before `init()`) have their own copy of the middleware of that time: Nest adds its
+ * middleware to them (the adapter tracks them, Nest 12), and so does the module.
+ */
+function mount(httpAdapter: HttpServer, middleware: NodeMiddleware): void {
+  httpAdapter.use(middleware);
+  const contexts = (httpAdapter as { middieContexts?: unknown }).middieContexts;
+  if (!Array.isArray(contexts)) return;
+  for (const context of contexts as Array<{ use?: (fn: NodeMiddleware) => void }>) {
+    // A context older than middie (`skipMiddie`) shares the root's middleware: it has it already.
+    if (Object.hasOwn(context, 'use')) context.use!(middleware);
+  }
 }
 
 const NO_QUERY = Object.freeze({});
@@ -116,11 +148,23 @@ class FastifyRouterMirror implements RouterMirror {
   /** GET routes Fastify gave a HEAD route. */
   private readonly headRoutes = new Set<TableRoute>();
   private readonly lists = new Map<string, readonly TableRoute[]>();
+  /**
+   * Routes with `@RouteConstraints()`: each alone in a router with those constraints (not the
+   * version, which a preflight does not carry), to ask whether the router's strategies select it.
+   */
+  private readonly constrained = new Map<TableRoute, Router>();
 
   constructor(routes: readonly TableRoute[], options: FastifyMirrorOptions) {
     this.allMethods = new Set(options.allMethods);
     this.replica = FindMyWay(options.routerOptions);
     for (const route of routes) this.register(route, options);
+    for (const route of routes) {
+      const own = Reflect.getMetadata(ROUTE_CONSTRAINTS, route.handler) as object | undefined;
+      if (own === undefined || Object.keys(own).length === 0) continue;
+      const alone = FindMyWay(options.routerOptions);
+      alone.on('GET', '/', { constraints: { ...own } }, noop);
+      this.constrained.set(route, alone);
+    }
     this.patterns = FindMyWay({
       ...options.routerOptions,
       constraints: {
@@ -182,6 +226,16 @@ class FastifyRouterMirror implements RouterMirror {
       if (this.lists.size < MAX_CACHED_LISTS) this.lists.set(key, list);
     }
     return list;
+  }
+
+  matchesConstraints(route: TableRoute, req: IncomingMessage): boolean {
+    const router = this.constrained.get(route);
+    if (router === undefined) return true;
+    return router.find('GET', '/', deriveConstraints(router, req)) !== null;
+  }
+
+  isConstrained(route: TableRoute): boolean {
+    return this.constrained.has(route);
   }
 
   serves(route: TableRoute, method: string): boolean {

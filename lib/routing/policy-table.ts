@@ -44,6 +44,14 @@ export interface RouterMirror {
    * own matching (Fastify's constraints); otherwise the table walks `routesAt`.
    */
   routeFor?(path: string, method: string, req: RouteRequest): TableRoute | undefined;
+  /**
+   * Do the router's own route constraints other than the version (Fastify's
+   * `@RouteConstraints({ host })`) select `route` for this request? The router passes a request
+   * they refuse on to the next route. Absent: the router has none.
+   */
+  matchesConstraints?(route: TableRoute, req: RouteRequest): boolean;
+  /** Has `route` such constraints (then what it decides depends on the request)? */
+  isConstrained?(route: TableRoute): boolean;
 }
 
 export type RouterMirrorFactory = (routes: readonly TableRoute[]) => RouterMirror;
@@ -222,18 +230,35 @@ export class PolicyTable {
     const hit = cache?.get(method);
     if (hit !== undefined) return hit;
     const resolved = this.resolvePreflight(routes, method, req);
-    const target =
-      resolved === 'not-found'
-        ? (this.offRoutePreflights.get(this.offRouteFor(path)) ?? 'cors-off')
-        : resolved;
+    const target = resolved === 'not-found' ? this.notFoundPreflight(path, method) : resolved;
     // The mirror's own (frozen) route lists are stable: what they decide per method is kept,
     // unless a host filter makes it depend on the request.
-    if (Object.isFrozen(routes) && !routes.some((r) => r.acceptsHost !== undefined)) {
+    if (Object.isFrozen(routes) && !routes.some((r) => this.dependsOnHost(r))) {
       if (cache === undefined) this.preflights.set(routes, (cache = new Map()));
       // Bounded: an @All() route serves any method name a request makes up.
       if (cache.size < MAX_CACHED_METHODS) cache.set(method, target);
     }
     return target;
+  }
+
+  /**
+   * Routes match the path, but the request for this method is a 404 (another host, an empty
+   * parameter): the off-route decider answers, for the requested method only, since the path's
+   * other methods run route handlers with policies of their own.
+   */
+  private notFoundPreflight(path: string, method: string): PreflightTarget | NoPreflightRoute {
+    const off = this.offRouteFor(path);
+    const listed = this.offRoutePreflights.get(off);
+    if (listed === undefined) return 'cors-off';
+    // The methods a path no route serves may ask for (the policy's, or the `cors` default list).
+    const own = listed.methods.find((m) => m.method === method);
+    if (own === undefined) return 'method-not-served';
+    return { ...makePreflightRoute([own.policy], [own], false), routes: [off] };
+  }
+
+  /** Does the request's host decide whether the router runs `route`? */
+  private dependsOnHost(route: TableRoute): boolean {
+    return route.acceptsHost !== undefined || this.router.isConstrained?.(route) === true;
   }
 
   private resolvePreflight(
@@ -275,11 +300,19 @@ export class PolicyTable {
   ): TableRoute[] | 'not-found' {
     const candidates: TableRoute[] = [];
     let taken: Set<unknown> | undefined;
+    // A route serves the method, but not this request's host: a 404 if no other route does.
+    let otherHostsOnly = false;
     for (const route of routes) {
       if (route === ROUTER_ERROR) break;
       if (!this.router.serves(route, method)) continue;
       const otherHost = route.acceptsHost !== undefined && !route.acceptsHost(req);
-      if (otherHost && this.router.passesOnOtherHosts) continue;
+      const passedOn = otherHost
+        ? this.router.passesOnOtherHosts
+        : this.router.matchesConstraints?.(route, req) === false;
+      if (passedOn) {
+        otherHostsOnly = true;
+        continue;
+      }
       if (otherHost || route.notFound) return candidates.length === 0 ? 'not-found' : candidates;
       if (route.acceptsVersion === undefined) {
         candidates.push(route);
@@ -291,7 +324,7 @@ export class PolicyTable {
       taken ??= new Set();
       for (const v of versions) taken.add(v);
     }
-    return candidates;
+    return candidates.length === 0 && otherHostsOnly ? 'not-found' : candidates;
   }
 
   /**

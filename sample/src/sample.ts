@@ -1,16 +1,18 @@
 /**
  * Starts the sample: the playground origin first (its URL is the API's default CORS origin), then
- * the Nest API. Used by main.ts (`npm start`) and by the browser tests (port 0 = any free port).
+ * the Nest API, on Express or on Fastify (the same module and controllers: only the adapter
+ * differs). Used by main.ts (`npm start`) and by the browser tests (port 0 = any free port).
  * Both listen on loopback only: nothing outside this machine can reach them.
  */
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CorsModule } from '../../lib/index.js';
 import { AppModule } from './app.module.js';
 import { startPlayground } from './playground-server.js';
 import { Activity, CapturingLogger } from './telemetry/activity.js';
@@ -21,7 +23,13 @@ import { Activity, CapturingLogger } from './telemetry/activity.js';
  */
 export const LOOPBACK = '127.0.0.1';
 
+/** The HTTP adapters the sample runs on. */
+export const SAMPLE_ADAPTERS = ['express', 'fastify'] as const;
+export type SampleAdapter = (typeof SAMPLE_ADAPTERS)[number];
+
 export interface SampleOptions {
+  /** Default 'express'. */
+  adapter?: SampleAdapter;
   apiPort: number;
   playgroundPort: number;
   /** Read sample/.env (default true; the tests turn it off). */
@@ -31,6 +39,7 @@ export interface SampleOptions {
 }
 
 export interface RunningSample {
+  adapter: SampleAdapter;
   apiUrl: string;
   playgroundUrl: string;
   app: INestApplication;
@@ -49,29 +58,44 @@ export function sampleDir(): string {
 }
 
 export async function startSample(options: SampleOptions): Promise<RunningSample> {
+  const adapter = options.adapter ?? 'express';
+  if (!SAMPLE_ADAPTERS.includes(adapter)) {
+    throw new Error(
+      `Unknown adapter ${JSON.stringify(adapter)}: use ${SAMPLE_ADAPTERS.join(' or ')}`,
+    );
+  }
   const root = sampleDir();
   const playground = await startPlayground(join(root, 'public'), options.playgroundPort, LOOPBACK);
   try {
-    const app = await NestFactory.create(
-      AppModule.forRoot({
-        playgroundOrigin: playground.origin,
-        envFile: options.envFile === false ? false : join(root, '.env'),
-      }),
-      { bufferLogs: true },
-    );
+    const appModule = AppModule.forRoot({
+      playgroundOrigin: playground.origin,
+      envFile: options.envFile === false ? false : join(root, '.env'),
+    });
+    let app: INestApplication;
+    if (adapter === 'fastify') {
+      const fastify = await NestFactory.create<NestFastifyApplication>(
+        appModule,
+        new FastifyAdapter(),
+        { bufferLogs: true },
+      );
+      revalidateWithEtags(fastify);
+      app = fastify;
+    } else {
+      app = await NestFactory.create(appModule, { bufferLogs: true });
+    }
     const activity = app.get(Activity);
     app.useLogger(
       new CapturingLogger(activity, options.quiet ? { logLevels: ['warn', 'error'] } : {}),
     );
-    // What the server saw, preflights included: mounted before the CORS middleware.
+    // What the server saw, preflights included: mounted before the CORS middleware (which the
+    // module mounts itself, before the body parsers and every route).
     app.use(activity.middleware);
-    // The CORS middleware before the body parser: malformed JSON answers carry CORS headers too.
-    CorsModule.mountEarly(app);
     await app.listen(options.apiPort, LOOPBACK);
     const port = (app.getHttpServer() as Server).address();
     const apiUrl = `http://localhost:${typeof port === 'object' && port ? port.port : options.apiPort}`;
     playground.apiUrl = apiUrl;
     return {
+      adapter,
       apiUrl,
       playgroundUrl: playground.origin,
       app,
@@ -85,6 +109,33 @@ export async function startSample(options: SampleOptions): Promise<RunningSample
     await closeServer(playground.server);
     throw error;
   }
+}
+
+/**
+ * Express answers a GET with an ETag and a conditional GET with a 304; Fastify does neither
+ * without a plugin (@fastify/etag). This hook does the same on Fastify, so that a page on either
+ * adapter sees the same revalidations (and the same CORS headers on a 304).
+ */
+function revalidateWithEtags(app: NestFastifyApplication): void {
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onSend', async (request, reply, payload) => {
+      const body = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : undefined;
+      if (!['GET', 'HEAD'].includes(request.method) || reply.statusCode !== 200 || !body) {
+        return payload;
+      }
+      const hash = createHash('sha1').update(body).digest('base64').slice(0, 27);
+      const etag = `W/"${Buffer.byteLength(body).toString(16)}-${hash}"`;
+      reply.header('ETag', etag);
+      const ifNoneMatch = request.headers['if-none-match'];
+      if (ifNoneMatch?.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*')) {
+        // As Express: no body, no Content-Type, no Content-Length.
+        reply.code(304).removeHeader('content-type');
+        return null;
+      }
+      return payload;
+    });
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -2,7 +2,8 @@
  * Hostile `Access-Control-Request-Headers` and `Access-Control-Request-Method` on preflights from
  * an allowed origin: huge, many, empty, odd separators, invalid tokens, duplicated lines, forbidden
  * and mis-cased methods. Denials are a 403 with no `Access-Control-*` header (Node's own 400/431
- * are fine, a 5xx never is); odd but valid lists (case, OWS, duplicates) still work.
+ * are fine, a 5xx never is); odd but valid lists (case, OWS, duplicates) still work. Over HTTP
+ * on each HTTP adapter.
  * cors-rules.md §1.2, §1.4, §1.6, §2 items 5, 9; conformance rows B9, B11, B12, B17–B20.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -21,6 +22,7 @@ import {
   type ProbeMethod,
   type RawResult,
 } from './support.js';
+import { ADAPTERS } from '../e2e/helpers.js';
 
 const ORIGIN = 'https://example.com';
 const ALLOWED_HEADERS = ['content-type', 'x-request-id', 'authorization', 'x-api-key'];
@@ -405,7 +407,10 @@ describe('hostile ACRH / ACRM, engine: decide() answers 403 with no Access-Contr
 
 // ----- HTTP --------------------------------------------------------------------------------------------
 
-/** Node answers 400 (bad bytes) or 431 (headers > 16 KiB) before any middleware runs. */
+/**
+ * Node answers 400 (bad bytes) or 431 (headers > 16 KiB) before any middleware runs (on Fastify,
+ * through its own clientError handler, with the same statuses).
+ */
 const REJECTED_BY_NODE = new Set([400, 431]);
 
 function lines(acrm: Value, acrh: Value | undefined): Array<[string, string]> {
@@ -421,75 +426,79 @@ function lines(acrm: Value, acrh: Value | undefined): Array<[string, string]> {
   return out;
 }
 
-describe('hostile ACRH / ACRM over HTTP: 403, no Access-Control-*, never a 5xx', () => {
-  let app: INestApplication;
-  let port: number;
+describe.each(ADAPTERS)(
+  '%s: hostile ACRH / ACRM over HTTP: 403, no Access-Control-*, never a 5xx',
+  (adapter) => {
+    let app: INestApplication;
+    let port: number;
 
-  beforeAll(async () => {
-    ({ app, port } = await bootApp(
-      {
-        routes: 'decorated',
-        debug: true,
-        policies: Object.fromEntries(POLICIES.map((p) => [p.name, p.options])),
-      },
-      POLICIES.map((p) => probeController(p.name, p.served)),
-    ));
-  });
+    beforeAll(async () => {
+      ({ app, port } = await bootApp(
+        adapter,
+        {
+          routes: 'decorated',
+          debug: true,
+          policies: Object.fromEntries(POLICIES.map((p) => [p.name, p.options])),
+        },
+        POLICIES.map((p) => probeController(p.name, p.served)),
+      ));
+    });
 
-  afterAll(async () => {
-    await app?.close();
-  });
+    afterAll(async () => {
+      await app?.close();
+    });
 
-  function send(p: HeaderPolicy, acrm: Value, acrh: Value | undefined): Promise<RawResult> {
-    return rawExchange(port, buildRequest('OPTIONS', `/${p.name}`, port, lines(acrm, acrh)));
-  }
+    function send(p: HeaderPolicy, acrm: Value, acrh: Value | undefined): Promise<RawResult> {
+      return rawExchange(port, buildRequest('OPTIONS', `/${p.name}`, port, lines(acrm, acrh)));
+    }
 
-  for (const p of POLICIES) {
-    describe(`policy "${p.name}"`, () => {
-      const cases = denialCases(p).filter((c) => httpMeaningful(p, c));
-      for (const cls of CLASSES) {
-        const mine = cases.filter((c) => c.cls === cls);
-        if (mine.length === 0) continue;
-        it(`${cls}: ${mine.length} inputs`, async () => {
-          const results = await mapLimit(mine, 16, async (c) => ({
-            c,
-            res: await send(p, c.acrm, c.acrh),
-          }));
-          const failures: unknown[] = [];
-          for (const { c, res } of results) {
-            const leaked = acNames(res.headers);
-            // CR/LF bytes end the header block early or add lines: only "no CORS header, no
-            // 5xx" is asserted for them.
-            const restructured = hasCrLf(c);
-            const statusOk =
-              res.status < 500 &&
-              (REJECTED_BY_NODE.has(res.status) || restructured || res.status === 403);
-            if (!statusOk || leaked.length > 0) {
-              failures.push({
-                acrm: show(c.acrm),
-                acrh: c.acrh === undefined ? undefined : show(c.acrh),
-                status: res.status,
-                leaked,
-              });
+    for (const p of POLICIES) {
+      describe(`policy "${p.name}"`, () => {
+        const cases = denialCases(p).filter((c) => httpMeaningful(p, c));
+        for (const cls of CLASSES) {
+          const mine = cases.filter((c) => c.cls === cls);
+          if (mine.length === 0) continue;
+          it(`${cls}: ${mine.length} inputs`, async () => {
+            const results = await mapLimit(mine, 16, async (c) => ({
+              c,
+              res: await send(p, c.acrm, c.acrh),
+            }));
+            const failures: unknown[] = [];
+            for (const { c, res } of results) {
+              const leaked = acNames(res.headers);
+              // CR/LF bytes end the header block early or add lines: only "no CORS header, no
+              // 5xx" is asserted for them.
+              const restructured = hasCrLf(c);
+              const statusOk =
+                res.status < 500 &&
+                (REJECTED_BY_NODE.has(res.status) || restructured || res.status === 403);
+              if (!statusOk || leaked.length > 0) {
+                failures.push({
+                  acrm: show(c.acrm),
+                  acrh: c.acrh === undefined ? undefined : show(c.acrh),
+                  status: res.status,
+                  leaked,
+                });
+              }
             }
+            expect(failures).toEqual([]);
+          });
+        }
+
+        it('odd but valid lists are allowed over HTTP (204, headers cover the request)', async () => {
+          const failures: unknown[] = [];
+          for (const acrh of ODD_BUT_VALID) {
+            if (!modelAllows(p, 'PUT', acrh)) continue;
+            const res = await send(p, 'PUT', acrh);
+            const problems =
+              res.status === 204
+                ? coverageProblems(p, 'PUT', acrh, (n) => res.headers[n.toLowerCase()])
+                : [`status ${res.status}`];
+            if (problems.length > 0) failures.push({ acrh: show(acrh), problems });
           }
           expect(failures).toEqual([]);
         });
-      }
-
-      it('odd but valid lists are allowed over HTTP (204, headers cover the request)', async () => {
-        const failures: unknown[] = [];
-        for (const acrh of ODD_BUT_VALID) {
-          if (!modelAllows(p, 'PUT', acrh)) continue;
-          const res = await send(p, 'PUT', acrh);
-          const problems =
-            res.status === 204
-              ? coverageProblems(p, 'PUT', acrh, (n) => res.headers[n.toLowerCase()])
-              : [`status ${res.status}`];
-          if (problems.length > 0) failures.push({ acrh: show(acrh), problems });
-        }
-        expect(failures).toEqual([]);
       });
-    });
-  }
-});
+    }
+  },
+);

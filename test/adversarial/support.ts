@@ -1,7 +1,8 @@
 /**
  * Shared machinery of the adversarial suite: an independent model of what a browser can send as
  * `Origin` (cors-rules §1.12), the attack generators, a raw HTTP/1.1 client over node:net (for
- * bytes supertest and node:http refuse to send), and a small Nest app factory.
+ * bytes supertest and node:http refuse to send), and a small Nest app factory (either HTTP
+ * adapter).
  */
 import {
   All,
@@ -15,6 +16,7 @@ import {
   type LoggerService,
   type Type,
 } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { connect, type AddressInfo } from 'node:net';
 import { domainToASCII } from 'node:url';
@@ -26,6 +28,7 @@ import {
   type CorsModuleOptions,
   type CorsPolicyOptions,
 } from '../../lib/index.js';
+import type { AdapterName } from '../e2e/helpers.js';
 
 // ----- the independent model of a serialized origin ------------------------------------------------
 
@@ -829,8 +832,12 @@ export function probeController(
   return Probe;
 }
 
-/** Boots an Express Nest app with `CorsModule.forRoot(options)` and `controllers`, on 127.0.0.1. */
+/**
+ * Boots a Nest app on `adapter` with `CorsModule.forRoot(options)` and `controllers`, listening
+ * on 127.0.0.1 (its logs go to `logger`).
+ */
 export async function bootApp(
+  adapter: AdapterName,
   options: CorsModuleOptions,
   controllers: Type[],
   logger: LoggerService | false = false,
@@ -838,7 +845,10 @@ export async function bootApp(
   @Module({ imports: [CorsModule.forRoot(options)], controllers })
   class AdversarialModule {}
   const moduleRef = await Test.createTestingModule({ imports: [AdversarialModule] }).compile();
-  const app = moduleRef.createNestApplication({ logger });
+  const app =
+    adapter === 'fastify'
+      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger })
+      : moduleRef.createNestApplication({ logger });
   await app.init();
   await app.listen(0, '127.0.0.1');
   const port = (app.getHttpServer().address() as AddressInfo).port;

@@ -1,18 +1,21 @@
 /**
- * GraphQL from a page on another origin, in real Chromium (cors-rules §2 item 11): a Nest app
- * with `@nestjs/graphql` + `@nestjs/apollo` (Apollo Server 5 on Express) and the module on
- * 127.0.0.1, and pages served by two small servers on http://localhost:<port>. The allowed page
- * runs a query and a mutation with `credentials: 'include'` and a JSON body (preflighted) and
- * reads the results, and reads the 400 of a malformed JSON body (no `mountEarly`); a page on a
- * refused origin gets a TypeError and a CORS error in the console.
+ * GraphQL from a page on another origin, in real Chromium (cors-rules §2 item 11), on Express and
+ * on Fastify: a Nest app with `@nestjs/graphql` + `@nestjs/apollo` (Apollo Server 5, through
+ * `@as-integrations/express5` or `@as-integrations/fastify`) and the module on 127.0.0.1, and
+ * pages served by two small servers on http://localhost:<port>. The allowed page runs a query and
+ * a mutation with `credentials: 'include'` and a JSON body (preflighted) and reads the results,
+ * and reads the 400 of a malformed JSON body (no `mountEarly`); a page on a refused origin gets a
+ * TypeError and a CORS error in the console.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { CorsModule } from '../../lib/index.js';
+import { ADAPTERS } from '../e2e/helpers.js';
 import {
   graphqlModule,
   NotesController,
@@ -72,84 +75,101 @@ function pageHtml(api: string): string {
 `;
 }
 
-let api: string;
-let app: INestApplication;
-let browser: Browser;
-const pageServers: Server[] = [];
-/** Every request the API saw, preflights included (`METHOD path`). */
-const seen: string[] = [];
+describe.each(ADAPTERS)('GraphQL from another origin on %s, in Chromium', (adapter) => {
+  let api: string;
+  let app: INestApplication;
+  let browser: Browser;
+  const pageServers: Server[] = [];
+  /** Every request the API saw, preflights included (`METHOD path`). */
+  const seen: string[] = [];
 
-/** A server on 127.0.0.1:<port> serving the page; the page is opened as http://localhost:<port>. */
-async function pageServer(): Promise<string> {
-  const server = createServer((req, res) => {
-    if (req.url === '/') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(pageHtml(api));
-    } else {
-      res.writeHead(204).end(); // favicon.ico: no 404 in the console
-    }
+  /** A server on 127.0.0.1:<port> serving the page; the page is opened as http://localhost:<port>. */
+  async function pageServer(): Promise<string> {
+    const server = createServer((req, res) => {
+      if (req.url === '/') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(pageHtml(api));
+      } else {
+        res.writeHead(204).end(); // favicon.ico: no 404 in the console
+      }
+    });
+    pageServers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `http://localhost:${(server.address() as AddressInfo).port}`;
+  }
+
+  /**
+   * Opens `origin` in a fresh page; returns what its script read and its console lines. With
+   * `blocked`, it also waits for Chromium's CORS error line (console events travel apart from the
+   * evaluate() answer). A page whose requests all succeeded has no CORS error to wait for.
+   */
+  async function runPage(
+    origin: string,
+    { blocked = false } = {},
+  ): Promise<{ results: PageResults; console: string[] }> {
+    const page: Page = await browser.context.newPage();
+    const lines: string[] = [];
+    page.on('console', (message) => lines.push(message.text()));
+    const corsError = blocked
+      ? page.waitForEvent('console', (message) => /blocked by CORS policy/.test(message.text()))
+      : undefined;
+    await page.goto(`${origin}/`);
+    const results = (await page.evaluate(() => (globalThis as any).results)) as PageResults;
+    await corsError;
+    await page.close();
+    return { results, console: lines };
+  }
+
+  /** The notes the API holds, asked from Node (same-origin, no browser involved). */
+  async function notesOnServer(): Promise<string[]> {
+    const res = await fetch(`${api}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ notes { text } }' }),
+    });
+    const body = (await res.json()) as { data: { notes: { text: string }[] } };
+    return body.data.notes.map((n) => n.text);
+  }
+
+  let allowed: string;
+  let refused: string;
+
+  beforeAll(async () => {
+    allowed = await pageServer();
+    refused = await pageServer();
+
+    @Module({
+      imports: [CorsModule.forRoot({ origin: [allowed], credentials: true }), graphqlModule()],
+      controllers: [NotesController],
+      providers: [NotesResolver],
+    })
+    class AppModule {}
+
+    // As a main.ts: no mountEarly, no enableCors.
+    const options = { logger: false as const, abortOnError: false };
+    app =
+      adapter === 'fastify'
+        ? await NestFactory.create(AppModule, new FastifyAdapter(), options)
+        : await NestFactory.create(AppModule, options);
+    app.use((req: { method: string; url: string }, _res: unknown, next: () => void) => {
+      seen.push(`${req.method} ${req.url}`);
+      next();
+    });
+    await app.listen(0, '127.0.0.1');
+    api = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    browser = await launchChromium();
   });
-  pageServers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://localhost:${(server.address() as AddressInfo).port}`;
-}
 
-/** Opens `origin` in a fresh page; returns what its script read and its console lines. */
-async function runPage(origin: string): Promise<{ results: PageResults; console: string[] }> {
-  const page: Page = await browser.context.newPage();
-  const lines: string[] = [];
-  page.on('console', (message) => lines.push(message.text()));
-  await page.goto(`${origin}/`);
-  const results = (await page.evaluate(() => (globalThis as any).results)) as PageResults;
-  // Console events travel apart from the evaluate() answer: give CORS errors a moment to arrive.
-  await page.waitForTimeout(200);
-  await page.close();
-  return { results, console: lines };
-}
-
-/** The notes the API holds, asked from Node (same-origin, no browser involved). */
-async function notesOnServer(): Promise<string[]> {
-  const res = await fetch(`${api}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: '{ notes { text } }' }),
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    for (const server of pageServers) await new Promise((resolve) => server.close(resolve));
   });
-  const body = (await res.json()) as { data: { notes: { text: string }[] } };
-  return body.data.notes.map((n) => n.text);
-}
 
-let allowed: string;
-let refused: string;
-
-beforeAll(async () => {
-  allowed = await pageServer();
-  refused = await pageServer();
-
-  @Module({
-    imports: [CorsModule.forRoot({ origin: [allowed], credentials: true }), graphqlModule()],
-    controllers: [NotesController],
-    providers: [NotesResolver],
-  })
-  class AppModule {}
-
-  // As a main.ts: no mountEarly, no enableCors.
-  app = await NestFactory.create(AppModule, { logger: false, abortOnError: false });
-  app.use((req: { method: string; url: string }, _res: unknown, next: () => void) => {
-    seen.push(`${req.method} ${req.url}`);
-    next();
+  it(`the API runs on ${adapter}`, () => {
+    expect(app.getHttpAdapter().getType()).toBe(adapter);
   });
-  await app.listen(0, '127.0.0.1');
-  api = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-  browser = await launchChromium();
-});
 
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-  for (const server of pageServers) await new Promise((resolve) => server.close(resolve));
-});
-
-describe('GraphQL from another origin, in Chromium', () => {
   it('the allowed page runs a query and a mutation with credentials and reads the data', async () => {
     seen.length = 0;
     const { results, console: lines } = await runPage(allowed);
@@ -186,7 +206,7 @@ describe('GraphQL from another origin, in Chromium', () => {
 
   it('a page on a refused origin cannot: TypeError, a CORS error, the mutation never sent', async () => {
     seen.length = 0;
-    const { results, console: lines } = await runPage(refused);
+    const { results, console: lines } = await runPage(refused, { blocked: true });
     for (const key of ['query', 'mutation', 'readBack', 'malformed'] as const) {
       expect({ key, outcome: results[key] }).toEqual({
         key,

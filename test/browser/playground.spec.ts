@@ -12,6 +12,7 @@ import type { ConsoleMessage, Page } from 'playwright-core';
 import { startSample, type RunningSample } from '../../sample/src/sample.js';
 import { AdminController } from '../../sample/src/shop/admin.controller.js';
 import type { CorsDenialEntry, SeenRequest } from '../../sample/src/telemetry/activity.js';
+import { ADAPTERS } from '../e2e/helpers.js';
 import { launchChromium, type Browser } from './chromium.js';
 
 /** What `window.playground.run(id)` returns (sample/public/playground.js). */
@@ -37,318 +38,347 @@ const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const NO_ACAO = "No 'Access-Control-Allow-Origin' header is present on the requested resource";
 const PREFLIGHT_FAILED = "Response to preflight request doesn't pass access control check";
 
-let sample: RunningSample;
-let browser: Browser;
-let page: Page;
-const consoleLines: string[] = [];
-/** Every console message of the page, with the URL it is about (e.g. a resource that failed). */
-const consoleMessages: { type: string; text: string; url: string }[] = [];
-const keep = (into: typeof consoleMessages) => (message: ConsoleMessage) =>
+/** A console message of the page, with the URL it is about (e.g. a resource that failed). */
+interface ConsoleEntry {
+  type: string;
+  text: string;
+  url: string;
+}
+const keep = (into: ConsoleEntry[]) => (message: ConsoleMessage) =>
   into.push({ type: message.type(), text: message.text(), url: message.location().url });
 /** Console lines saying that a resource failed to load with a 404 (a favicon, say). */
-const notFound = (messages: typeof consoleMessages) =>
+const notFound = (messages: ConsoleEntry[]) =>
   messages
     .filter((m) => /status of 404|favicon/i.test(m.text) || /favicon/i.test(m.url))
     .map((m) => `${m.text} ${m.url}`);
 
-beforeAll(async () => {
-  // The sample's defaults only: no CORS settings from the developer's shell.
-  for (const name of ['CORS_ORIGINS', 'ADMIN_ORIGINS', 'CORS_DEBUG']) delete process.env[name];
-  sample = await startSample({ apiPort: 0, playgroundPort: 0, envFile: false, quiet: true });
-  browser = await launchChromium();
-  page = browser.context.pages()[0] ?? (await browser.context.newPage());
-  page.on('console', (message) => consoleLines.push(message.text()));
-  page.on('console', keep(consoleMessages));
-  await page.goto(sample.playgroundUrl);
-  await page.evaluate(() => (globalThis as any).playground.ready);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await sample?.close();
-});
-
-/** Runs a scenario in the page; returns its result and the console lines it produced. */
-async function run(id: string): Promise<ScenarioResult & { console: string[] }> {
-  const before = consoleLines.length;
-  const result = (await page.evaluate(
-    (scenario) => (globalThis as any).playground.run(scenario),
-    id,
-  )) as ScenarioResult;
-  // Console events travel separately from the evaluate() answer: wait for a blocked fetch's
-  // message (bounded; the assertions say what is missing if it never comes).
-  if (result.verdict === 'blocked' && !consoleLines.slice(before).some((l) => l.includes('CORS'))) {
-    await page
-      .waitForEvent('console', { predicate: (m) => m.text().includes('CORS'), timeout: 1000 })
-      .catch(() => undefined);
-  }
-  return { ...result, console: consoleLines.slice(before) };
-}
-
 const summary = (server: SeenRequest[]) =>
   server.map((r) => `${r.preflight ? `OPTIONS(${r.requestMethod})` : r.method} ${r.status}`);
 
-describe('the playground page', () => {
-  it('the API and the playground listen on loopback only', () => {
-    const api = (sample.app.getHttpServer() as Server).address() as AddressInfo;
-    expect(api.address).toBe('127.0.0.1');
-    expect(sample.apiUrl).toBe(`http://localhost:${api.port}`);
-    expect(new URL(sample.playgroundUrl).hostname).toBe('127.0.0.1');
-  });
+/**
+ * The same sample (module, controllers, playground page) on each HTTP adapter; the page and
+ * Chromium must see the same thing on both.
+ */
+describe.each(ADAPTERS)('the sample on %s', (adapter) => {
+  let sample: RunningSample;
+  let browser: Browser;
+  let page: Page;
+  const consoleLines: string[] = [];
+  /** Every console message of the page. */
+  const consoleMessages: ConsoleEntry[] = [];
 
-  it('lists every scenario with the policy from the module report', async () => {
-    const cards = await page.locator('article.card').count();
-    expect(cards).toBe(13);
-    const admin = await page.textContent('#scenario-admin-read .policy');
-    expect(admin).toContain('https://admin.example.com');
-    expect(admin).toContain('✗ not this page');
-    expect(await page.textContent('#scenario-cors-off .policy')).toContain('CORS off');
-    expect(await page.textContent('#scenario-public-catalog .policy')).toContain("'*'");
-    expect(await page.textContent('#scenario-cached-preflight .policy')).toContain('600 s');
-    // Plain words where `methods` is not set.
-    const put = await page.textContent('#scenario-cart-put .policy');
-    expect(put).toContain('PUT (not set: the methods this route serves)');
-    expect(await page.textContent('body')).not.toMatch(/route['’]s/);
-  });
-});
-
-describe('simple requests (no preflight)', () => {
-  it("origin '*': allowed, and only safelisted headers are readable", async () => {
-    const r = await run('public-catalog');
-    expect(r.verdict).toBe('allowed');
-    expect(r.status).toBe(200);
-    expect(Object.keys(r.fetches[0].headers!).sort()).toEqual(['content-length', 'content-type']);
-    expect(JSON.parse(r.fetches[0].body!)).toHaveLength(3);
-    expect(summary(r.server)).toEqual(['GET 200']);
-    // The server sent X-Request-Id; the browser hid it (not exposed).
-    expect(r.server[0].responseHeaders).toEqual(
-      expect.arrayContaining(['access-control-allow-origin', 'x-request-id']),
-    );
-  });
-
-  it('exposedHeaders makes X-Request-Id readable', async () => {
-    const r = await run('exposed-header');
-    expect(r.verdict).toBe('allowed');
-    expect(r.status).toBe(200);
-    expect(r.fetches[0].headers!['x-request-id']).toBe(`req-${r.server[0].seq}`);
-  });
-
-  it("a named 'admin' policy without this origin: blocked, the handler still ran", async () => {
-    const r = await run('admin-read');
-    expect(r.verdict).toBe('blocked');
-    expect(r.fetches[0].error).toBe('TypeError: Failed to fetch');
-    expect(summary(r.server)).toEqual(['GET 200']);
-    expect(r.server[0].responseHeaders).not.toContain('access-control-allow-origin');
-    expect(r.denials).toHaveLength(1);
-    expect(r.denials[0]).toMatchObject({
-      kind: 'request',
-      route: 'AdminController.users',
-      origin: sample.playgroundUrl,
+  beforeAll(async () => {
+    // The sample's defaults only: no CORS settings from the developer's shell.
+    for (const name of ['CORS_ORIGINS', 'ADMIN_ORIGINS', 'CORS_DEBUG']) delete process.env[name];
+    sample = await startSample({
+      adapter,
+      apiPort: 0,
+      playgroundPort: 0,
+      envFile: false,
+      quiet: true,
     });
-    expect(r.denials[0].reason).toContain('not allowed by the policy');
-    expect(r.console.join('\n')).toContain(NO_ACAO);
+    browser = await launchChromium();
+    page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    page.on('console', (message) => consoleLines.push(message.text()));
+    page.on('console', keep(consoleMessages));
+    await page.goto(sample.playgroundUrl);
+    await page.evaluate(() => (globalThis as any).playground.ready);
   });
 
-  it('@Cors(false): blocked, no CORS header and nothing logged', async () => {
-    const r = await run('cors-off');
-    expect(r.verdict).toBe('blocked');
-    expect(summary(r.server)).toEqual(['GET 200']);
-    expect(r.server[0].responseHeaders.filter((h) => h.startsWith('access-control-'))).toEqual([]);
-    expect(r.denials).toEqual([]);
-    expect(r.console.join('\n')).toContain(NO_ACAO);
+  afterAll(async () => {
+    await browser?.close();
+    await sample?.close();
   });
 
-  it('an HTTP-cache revalidation: the 304 carries the CORS headers, the page reads a 200', async () => {
-    // The playground fetches with cache: 'no-store'; a page with the default cache mode gets this.
-    const since = sample.activity.last;
-    const statuses = await page.evaluate(async (api) => {
-      const out: number[] = [];
-      for (let i = 0; i < 2; i++) out.push((await fetch(`${api}/catalog/products/sku-3`)).status);
-      return out;
-    }, sample.apiUrl);
-    expect(statuses).toEqual([200, 200]);
-    const seen = sample.activity.requestsSince(since);
-    expect(seen.map((e) => e.status)).toEqual([200, 304]);
-    expect(seen[1].responseHeaders).toContain('access-control-allow-origin');
-  });
-
-  it("a guard's 401 is readable by the page", async () => {
-    const r = await run('guard-401');
-    expect(r.verdict).toBe('allowed');
-    expect(r.status).toBe(401);
-    expect(JSON.parse(r.fetches[0].body!)).toMatchObject({
-      statusCode: 401,
-      message: 'A bearer token is required',
-    });
-    expect(summary(r.server)).toEqual(['GET 401']);
-  });
-});
-
-describe("cookies (credentials: 'include')", () => {
-  it('without the cookie, /account/me answers a readable 401', async () => {
-    // Not a scenario: the "Who am I" scenario logs in first.
-    const since = sample.activity.last;
-    const status = await page.evaluate(
-      // (`cache` is in the browser's RequestInit, not in Node's types.)
-      async (api) =>
-        (
-          await fetch(`${api}/account/me`, {
-            credentials: 'include',
-            cache: 'no-store',
-          } as RequestInit)
-        ).status,
-      sample.apiUrl,
-    );
-    expect(status).toBe(401);
-    expect(sample.activity.requestsSince(since)).toMatchObject([
-      { method: 'GET', path: '/account/me', status: 401, cookie: false },
-    ]);
-  });
-
-  it('login: a credentialed preflight, then a real cookie is stored', async () => {
-    const r = await run('login');
-    expect(r.verdict).toBe('allowed');
-    expect(r.status).toBe(200);
-    expect(summary(r.server)).toEqual(['OPTIONS(POST) 204', 'POST 200']);
-    expect(r.server[0]).toMatchObject({ preflight: true, requestHeaders: 'content-type' });
-    expect(r.server[1].responseHeaders).toContain('set-cookie');
-    expect(Object.keys(r.fetches[0].headers!)).not.toContain('set-cookie');
-    const cookies = await browser.context.cookies(sample.apiUrl);
-    expect(cookies).toEqual([
-      expect.objectContaining({ name: 'sid', httpOnly: true, secure: true, sameSite: 'None' }),
-    ]);
-  });
-
-  it('/account/me: logs in, then the browser sends the cookie and the page reads the answer', async () => {
-    const r = await run('me');
-    expect(r.verdict).toBe('allowed');
-    expect(r.status).toBe(200);
-    expect(JSON.parse(r.fetches[1].body!)).toEqual({ email: 'ada@example.com' });
-    expect(summary(r.server)).toEqual(['OPTIONS(POST) 204', 'POST 200', 'GET 200']);
-    expect(r.server[2]).toMatchObject({ method: 'GET', path: '/account/me', cookie: true });
-  });
-
-  it("credentials against origin '*': the server answers, the browser refuses", async () => {
-    const r = await run('wildcard-credentials');
-    expect(r.verdict).toBe('blocked');
-    expect(r.server).toMatchObject([{ method: 'GET', status: 200, cookie: true }]);
-    expect(r.denials).toEqual([]);
-    expect(r.console.join('\n')).toContain(
-      "The value of the 'Access-Control-Allow-Origin' header in the response must not be the " +
-        "wildcard '*' when the request's credentials mode is 'include'",
-    );
-  });
-});
-
-describe('preflighted writes', () => {
-  it('maxAge: the second and later PATCHes reuse the cached preflight', async () => {
-    const first = await run('cached-preflight');
-    expect(first.verdict).toBe('allowed');
-    expect(summary(first.server)).toEqual(['OPTIONS(PATCH) 204', 'PATCH 200', 'PATCH 200']);
-    expect(first.server[0].responseHeaders).toContain('access-control-max-age');
-    const again = await run('cached-preflight');
-    expect(again.verdict).toBe('allowed');
-    expect(summary(again.server)).toEqual(['PATCH 200', 'PATCH 200']);
-  });
-
-  it('PUT with JSON: preflight, then the PUT', async () => {
-    const r = await run('cart-put');
-    expect(r.verdict).toBe('allowed');
-    expect(r.status).toBe(200);
-    expect(summary(r.server)).toEqual(['OPTIONS(PUT) 204', 'PUT 200']);
-    expect(r.server[0].requestHeaders).toBe('content-type');
-    expect(JSON.parse(r.fetches[0].body!)).toMatchObject({ quantity: 2 });
-  });
-
-  it('DELETE: preflight, then the DELETE (204)', async () => {
-    const r = await run('cart-delete');
-    expect(r.verdict).toBe('allowed');
-    expect(r.status).toBe(204);
-    expect(summary(r.server)).toEqual(['OPTIONS(DELETE) 204', 'DELETE 204']);
-  });
-
-  it('a request header the policy does not allow: preflight 403, the PUT never sent', async () => {
-    const r = await run('header-denied');
-    expect(r.verdict).toBe('blocked');
-    expect(summary(r.server)).toEqual(['OPTIONS(PUT) 403']);
-    expect(r.server[0].requestHeaders).toBe('content-type,x-coupon');
-    expect(r.denials).toHaveLength(1);
-    expect(r.denials[0]).toMatchObject({ kind: 'preflight', route: 'CartController.put' });
-    expect(r.denials[0].reason).toContain('x-coupon');
-    expect(r.console.join('\n')).toContain(`${PREFLIGHT_FAILED}: ${NO_ACAO}`);
-  });
-
-  it("a denied preflight ('admin') never lets the PUT through", async () => {
-    const admin = sample.app.get(AdminController);
-    const changesBefore = admin.roleChanges;
-    const r = await run('admin-write');
-    expect(r.verdict).toBe('blocked');
-    expect(summary(r.server)).toEqual(['OPTIONS(PUT) 403']);
-    expect(
-      sample.activity
-        .requestsSince(0)
-        .filter((e) => e.method === 'PUT' && e.path.startsWith('/admin')),
-    ).toEqual([]);
-    expect(admin.roleChanges).toBe(changesBefore);
-    expect(r.denials[0]).toMatchObject({ kind: 'preflight', route: 'AdminController.setRole' });
-    expect(r.denials[0].reason).toContain('policy "admin"');
-    expect(r.console.join('\n')).toContain(`${PREFLIGHT_FAILED}: ${NO_ACAO}`);
-  });
-});
-
-describe('run all', () => {
-  it('every scenario behaves as the page expects; screenshot', async () => {
-    const results = (await page.evaluate(() =>
-      (globalThis as any).playground.runAll(),
-    )) as ScenarioResult[];
-    expect(results.filter((r) => !r.asExpected).map((r) => r.id)).toEqual([]);
-    expect(await page.textContent('#summary')).toBe('13 of 13 scenarios behaved as expected.');
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: `${ARTIFACTS}playground.png`, fullPage: true });
-    await page.evaluate(() => (globalThis as any).scrollTo(0, 0));
-    await page.screenshot({ path: `${ARTIFACTS}playground-top.png` });
-  });
-});
-
-describe('the console', () => {
-  it('shows no 404 (no favicon request: the page declares an empty icon)', async () => {
-    // By now the page has long finished loading (a favicon is fetched after the load).
-    expect(notFound(consoleMessages)).toEqual([]);
-    expect(await page.getAttribute('link[rel="icon"]', 'href')).toBe('data:,');
-  });
-});
-
-describe('each scenario on its own', () => {
-  it('run alone, on a freshly loaded page in a fresh browser without cookies, behaves as expected', async () => {
-    const fresh = await launchChromium();
-    try {
-      const alone = fresh.context.pages()[0] ?? (await fresh.context.newPage());
-      const messages: typeof consoleMessages = [];
-      alone.on('console', keep(messages));
-      const ids = (await page.evaluate(() =>
-        (globalThis as any).playground.scenarios.map((s: { id: string }) => s.id),
-      )) as string[];
-      expect(ids).toHaveLength(13);
-      const unexpected: string[] = [];
-      // Last to first: no scenario can lean on one listed before it.
-      for (const id of [...ids].reverse()) {
-        await fresh.context.clearCookies();
-        await alone.goto(sample.playgroundUrl);
-        await alone.evaluate(() => (globalThis as any).playground.ready);
-        const r = (await alone.evaluate(
-          (scenario) => (globalThis as any).playground.run(scenario),
-          id,
-        )) as ScenarioResult;
-        if (!r.asExpected) unexpected.push(`${id}: ${r.verdict} ${r.status}`);
-        if (id === 'me') {
-          expect(r.status).toBe(200);
-          expect(r.server.at(-1)).toMatchObject({ method: 'GET', status: 200, cookie: true });
-        }
-      }
-      expect(unexpected).toEqual([]);
-      expect(notFound(messages)).toEqual([]);
-    } finally {
-      await fresh.close();
+  /** Runs a scenario in the page; returns its result and the console lines it produced. */
+  async function run(id: string): Promise<ScenarioResult & { console: string[] }> {
+    const before = consoleLines.length;
+    const result = (await page.evaluate(
+      (scenario) => (globalThis as any).playground.run(scenario),
+      id,
+    )) as ScenarioResult;
+    // Console events travel separately from the evaluate() answer: wait for a blocked fetch's
+    // message (bounded; the assertions say what is missing if it never comes).
+    if (
+      result.verdict === 'blocked' &&
+      !consoleLines.slice(before).some((l) => l.includes('CORS'))
+    ) {
+      await page
+        .waitForEvent('console', { predicate: (m) => m.text().includes('CORS'), timeout: 1000 })
+        .catch(() => undefined);
     }
+    return { ...result, console: consoleLines.slice(before) };
+  }
+
+  describe('the playground page', () => {
+    it(`the API runs on ${adapter}`, () => {
+      expect(sample.adapter).toBe(adapter);
+      expect(sample.app.getHttpAdapter().getType()).toBe(adapter);
+    });
+
+    it('the API and the playground listen on loopback only', () => {
+      const api = (sample.app.getHttpServer() as Server).address() as AddressInfo;
+      expect(api.address).toBe('127.0.0.1');
+      expect(sample.apiUrl).toBe(`http://localhost:${api.port}`);
+      expect(new URL(sample.playgroundUrl).hostname).toBe('127.0.0.1');
+    });
+
+    it('lists every scenario with the policy from the module report', async () => {
+      const cards = await page.locator('article.card').count();
+      expect(cards).toBe(13);
+      const admin = await page.textContent('#scenario-admin-read .policy');
+      expect(admin).toContain('https://admin.example.com');
+      expect(admin).toContain('✗ not this page');
+      expect(await page.textContent('#scenario-cors-off .policy')).toContain('CORS off');
+      expect(await page.textContent('#scenario-public-catalog .policy')).toContain("'*'");
+      expect(await page.textContent('#scenario-cached-preflight .policy')).toContain('600 s');
+      // Plain words where `methods` is not set.
+      const put = await page.textContent('#scenario-cart-put .policy');
+      expect(put).toContain('PUT (not set: the methods this route serves)');
+      expect(await page.textContent('body')).not.toMatch(/route['’]s/);
+    });
+  });
+
+  describe('simple requests (no preflight)', () => {
+    it("origin '*': allowed, and only safelisted headers are readable", async () => {
+      const r = await run('public-catalog');
+      expect(r.verdict).toBe('allowed');
+      expect(r.status).toBe(200);
+      expect(Object.keys(r.fetches[0].headers!).sort()).toEqual(['content-length', 'content-type']);
+      expect(JSON.parse(r.fetches[0].body!)).toHaveLength(3);
+      expect(summary(r.server)).toEqual(['GET 200']);
+      // The server sent X-Request-Id; the browser hid it (not exposed).
+      expect(r.server[0].responseHeaders).toEqual(
+        expect.arrayContaining(['access-control-allow-origin', 'x-request-id']),
+      );
+    });
+
+    it('exposedHeaders makes X-Request-Id readable', async () => {
+      const r = await run('exposed-header');
+      expect(r.verdict).toBe('allowed');
+      expect(r.status).toBe(200);
+      expect(r.fetches[0].headers!['x-request-id']).toBe(`req-${r.server[0].seq}`);
+    });
+
+    it("a named 'admin' policy without this origin: blocked, the handler still ran", async () => {
+      const r = await run('admin-read');
+      expect(r.verdict).toBe('blocked');
+      expect(r.fetches[0].error).toBe('TypeError: Failed to fetch');
+      expect(summary(r.server)).toEqual(['GET 200']);
+      expect(r.server[0].responseHeaders).not.toContain('access-control-allow-origin');
+      expect(r.denials).toHaveLength(1);
+      expect(r.denials[0]).toMatchObject({
+        kind: 'request',
+        route: 'AdminController.users',
+        origin: sample.playgroundUrl,
+      });
+      expect(r.denials[0].reason).toContain('not allowed by the policy');
+      expect(r.console.join('\n')).toContain(NO_ACAO);
+    });
+
+    it('@Cors(false): blocked, no CORS header and nothing logged', async () => {
+      const r = await run('cors-off');
+      expect(r.verdict).toBe('blocked');
+      expect(summary(r.server)).toEqual(['GET 200']);
+      expect(r.server[0].responseHeaders.filter((h) => h.startsWith('access-control-'))).toEqual(
+        [],
+      );
+      expect(r.denials).toEqual([]);
+      expect(r.console.join('\n')).toContain(NO_ACAO);
+    });
+
+    it('an HTTP-cache revalidation: the 304 carries the CORS headers, the page reads a 200', async () => {
+      // The playground fetches with cache: 'no-store'; a page with the default cache mode gets this.
+      const since = sample.activity.last;
+      const statuses = await page.evaluate(async (api) => {
+        const out: number[] = [];
+        for (let i = 0; i < 2; i++) out.push((await fetch(`${api}/catalog/products/sku-3`)).status);
+        return out;
+      }, sample.apiUrl);
+      expect(statuses).toEqual([200, 200]);
+      const seen = sample.activity.requestsSince(since);
+      expect(seen.map((e) => e.status)).toEqual([200, 304]);
+      expect(seen[1].responseHeaders).toContain('access-control-allow-origin');
+    });
+
+    it("a guard's 401 is readable by the page", async () => {
+      const r = await run('guard-401');
+      expect(r.verdict).toBe('allowed');
+      expect(r.status).toBe(401);
+      expect(JSON.parse(r.fetches[0].body!)).toMatchObject({
+        statusCode: 401,
+        message: 'A bearer token is required',
+      });
+      expect(summary(r.server)).toEqual(['GET 401']);
+    });
+  });
+
+  describe("cookies (credentials: 'include')", () => {
+    it('without the cookie, /account/me answers a readable 401', async () => {
+      // Not a scenario: the "Who am I" scenario logs in first.
+      const since = sample.activity.last;
+      const status = await page.evaluate(
+        // (`cache` is in the browser's RequestInit, not in Node's types.)
+        async (api) =>
+          (
+            await fetch(`${api}/account/me`, {
+              credentials: 'include',
+              cache: 'no-store',
+            } as RequestInit)
+          ).status,
+        sample.apiUrl,
+      );
+      expect(status).toBe(401);
+      expect(sample.activity.requestsSince(since)).toMatchObject([
+        { method: 'GET', path: '/account/me', status: 401, cookie: false },
+      ]);
+    });
+
+    it('login: a credentialed preflight, then a real cookie is stored', async () => {
+      const r = await run('login');
+      expect(r.verdict).toBe('allowed');
+      expect(r.status).toBe(200);
+      expect(summary(r.server)).toEqual(['OPTIONS(POST) 204', 'POST 200']);
+      expect(r.server[0]).toMatchObject({ preflight: true, requestHeaders: 'content-type' });
+      expect(r.server[1].responseHeaders).toContain('set-cookie');
+      expect(Object.keys(r.fetches[0].headers!)).not.toContain('set-cookie');
+      const cookies = await browser.context.cookies(sample.apiUrl);
+      expect(cookies).toEqual([
+        expect.objectContaining({ name: 'sid', httpOnly: true, secure: true, sameSite: 'None' }),
+      ]);
+    });
+
+    it('/account/me: logs in, then the browser sends the cookie and the page reads the answer', async () => {
+      const r = await run('me');
+      expect(r.verdict).toBe('allowed');
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.fetches[1].body!)).toEqual({ email: 'ada@example.com' });
+      expect(summary(r.server)).toEqual(['OPTIONS(POST) 204', 'POST 200', 'GET 200']);
+      expect(r.server[2]).toMatchObject({ method: 'GET', path: '/account/me', cookie: true });
+    });
+
+    it("credentials against origin '*': the server answers, the browser refuses", async () => {
+      const r = await run('wildcard-credentials');
+      expect(r.verdict).toBe('blocked');
+      expect(r.server).toMatchObject([{ method: 'GET', status: 200, cookie: true }]);
+      expect(r.denials).toEqual([]);
+      expect(r.console.join('\n')).toContain(
+        "The value of the 'Access-Control-Allow-Origin' header in the response must not be the " +
+          "wildcard '*' when the request's credentials mode is 'include'",
+      );
+    });
+  });
+
+  describe('preflighted writes', () => {
+    it('maxAge: the second and later PATCHes reuse the cached preflight', async () => {
+      const first = await run('cached-preflight');
+      expect(first.verdict).toBe('allowed');
+      expect(summary(first.server)).toEqual(['OPTIONS(PATCH) 204', 'PATCH 200', 'PATCH 200']);
+      expect(first.server[0].responseHeaders).toContain('access-control-max-age');
+      const again = await run('cached-preflight');
+      expect(again.verdict).toBe('allowed');
+      expect(summary(again.server)).toEqual(['PATCH 200', 'PATCH 200']);
+    });
+
+    it('PUT with JSON: preflight, then the PUT', async () => {
+      const r = await run('cart-put');
+      expect(r.verdict).toBe('allowed');
+      expect(r.status).toBe(200);
+      expect(summary(r.server)).toEqual(['OPTIONS(PUT) 204', 'PUT 200']);
+      expect(r.server[0].requestHeaders).toBe('content-type');
+      expect(JSON.parse(r.fetches[0].body!)).toMatchObject({ quantity: 2 });
+    });
+
+    it('DELETE: preflight, then the DELETE (204)', async () => {
+      const r = await run('cart-delete');
+      expect(r.verdict).toBe('allowed');
+      expect(r.status).toBe(204);
+      expect(summary(r.server)).toEqual(['OPTIONS(DELETE) 204', 'DELETE 204']);
+    });
+
+    it('a request header the policy does not allow: preflight 403, the PUT never sent', async () => {
+      const r = await run('header-denied');
+      expect(r.verdict).toBe('blocked');
+      expect(summary(r.server)).toEqual(['OPTIONS(PUT) 403']);
+      expect(r.server[0].requestHeaders).toBe('content-type,x-coupon');
+      expect(r.denials).toHaveLength(1);
+      expect(r.denials[0]).toMatchObject({ kind: 'preflight', route: 'CartController.put' });
+      expect(r.denials[0].reason).toContain('x-coupon');
+      expect(r.console.join('\n')).toContain(`${PREFLIGHT_FAILED}: ${NO_ACAO}`);
+    });
+
+    it("a denied preflight ('admin') never lets the PUT through", async () => {
+      const admin = sample.app.get(AdminController);
+      const changesBefore = admin.roleChanges;
+      const r = await run('admin-write');
+      expect(r.verdict).toBe('blocked');
+      expect(summary(r.server)).toEqual(['OPTIONS(PUT) 403']);
+      expect(
+        sample.activity
+          .requestsSince(0)
+          .filter((e) => e.method === 'PUT' && e.path.startsWith('/admin')),
+      ).toEqual([]);
+      expect(admin.roleChanges).toBe(changesBefore);
+      expect(r.denials[0]).toMatchObject({ kind: 'preflight', route: 'AdminController.setRole' });
+      expect(r.denials[0].reason).toContain('policy "admin"');
+      expect(r.console.join('\n')).toContain(`${PREFLIGHT_FAILED}: ${NO_ACAO}`);
+    });
+  });
+
+  describe('run all', () => {
+    it('every scenario behaves as the page expects; screenshot', async () => {
+      const results = (await page.evaluate(() =>
+        (globalThis as any).playground.runAll(),
+      )) as ScenarioResult[];
+      expect(results.filter((r) => !r.asExpected).map((r) => r.id)).toEqual([]);
+      expect(await page.textContent('#summary')).toBe('13 of 13 scenarios behaved as expected.');
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: `${ARTIFACTS}playground-${adapter}.png`, fullPage: true });
+      await page.evaluate(() => (globalThis as any).scrollTo(0, 0));
+      await page.screenshot({ path: `${ARTIFACTS}playground-${adapter}-top.png` });
+    });
+  });
+
+  describe('the console', () => {
+    it('shows no 404 (no favicon request: the page declares an empty icon)', async () => {
+      // By now the page has long finished loading (a favicon is fetched after the load).
+      expect(notFound(consoleMessages)).toEqual([]);
+      expect(await page.getAttribute('link[rel="icon"]', 'href')).toBe('data:,');
+    });
+  });
+
+  describe('each scenario on its own', () => {
+    it('run alone, on a freshly loaded page in a fresh browser without cookies, behaves as expected', async () => {
+      const fresh = await launchChromium();
+      try {
+        const alone = fresh.context.pages()[0] ?? (await fresh.context.newPage());
+        const messages: ConsoleEntry[] = [];
+        alone.on('console', keep(messages));
+        const ids = (await page.evaluate(() =>
+          (globalThis as any).playground.scenarios.map((s: { id: string }) => s.id),
+        )) as string[];
+        expect(ids).toHaveLength(13);
+        const unexpected: string[] = [];
+        // Last to first: no scenario can lean on one listed before it.
+        for (const id of [...ids].reverse()) {
+          await fresh.context.clearCookies();
+          await alone.goto(sample.playgroundUrl);
+          await alone.evaluate(() => (globalThis as any).playground.ready);
+          const r = (await alone.evaluate(
+            (scenario) => (globalThis as any).playground.run(scenario),
+            id,
+          )) as ScenarioResult;
+          if (!r.asExpected) unexpected.push(`${id}: ${r.verdict} ${r.status}`);
+          if (id === 'me') {
+            expect(r.status).toBe(200);
+            expect(r.server.at(-1)).toMatchObject({ method: 'GET', status: 200, cookie: true });
+          }
+        }
+        expect(unexpected).toEqual([]);
+        expect(notFound(messages)).toEqual([]);
+      } finally {
+        await fresh.close();
+      }
+    });
   });
 });

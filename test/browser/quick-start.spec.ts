@@ -1,72 +1,81 @@
 /**
- * The README's quick start (test/readme/quick-start.ts) in Chromium: pages on
- * https://app.example.com and https://blog.example.com (served by request interception, no
- * server) call the API.
+ * The README's quick start (test/readme/quick-start.ts) in Chromium, on Express and on Fastify
+ * (the same module, only the adapter differs): pages on https://app.example.com and
+ * https://blog.example.com (served by request interception, no server) call the API.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
 import type { Page } from 'playwright-core';
+import { ADAPTERS } from '../e2e/helpers.js';
 import { AppModule } from '../readme/quick-start.js';
 import { launchChromium, type Browser } from './chromium.js';
-
-let app: INestApplication;
-let api: string;
-let browser: Browser;
-const seen: string[] = [];
-
-/** A page on `origin`, fulfilled by Playwright: only the origin matters to CORS. */
-async function pageAt(origin: string): Promise<Page> {
-  // A page Playwright fulfils has no address space of its own, so Chromium treats it as public
-  // and its calls to 127.0.0.1 need the Local Network Access permission. A real dev server on
-  // localhost would not: grant it, as loopback-to-loopback would be.
-  await browser.context.grantPermissions(['local-network-access'], { origin });
-  const page = await browser.context.newPage();
-  await page.route(`${origin}/`, (route) =>
-    route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>front end</title>' }),
-  );
-  await page.goto(`${origin}/`);
-  // While a route is active Playwright answers CORS preflights itself: remove it before fetching.
-  await page.unrouteAll();
-  return page;
-}
-
-/** fetch() in the page: the status, or 'blocked' when the browser refused the response. */
-function call(page: Page, path: string, init: Record<string, unknown> = {}) {
-  return page.evaluate(
-    async ([url, options]) => {
-      try {
-        return (await fetch(url, options as RequestInit)).status;
-      } catch {
-        return 'blocked';
-      }
-    },
-    [`${api}${path}`, init] as const,
-  );
-}
-
-beforeAll(async () => {
-  app = await NestFactory.create(AppModule, { logger: false });
-  // Sees every request the browser sends, preflights included (mounted before the module's).
-  app.use((req: { method: string; url: string }, _res: unknown, next: () => void) => {
-    seen.push(`${req.method} ${req.url}`);
-    next();
-  });
-  await app.listen(0, '127.0.0.1');
-  api = `http://127.0.0.1:${((app.getHttpServer() as Server).address() as { port: number }).port}`;
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-});
 
 const APP = 'https://app.example.com';
 const BLOG = 'https://blog.example.com';
 
-describe('README quick start, in Chromium', () => {
+describe.each(ADAPTERS)('README quick start on %s, in Chromium', (adapter) => {
+  let app: INestApplication;
+  let api: string;
+  let browser: Browser;
+  const seen: string[] = [];
+
+  /** A page on `origin`, fulfilled by Playwright: only the origin matters to CORS. */
+  async function pageAt(origin: string): Promise<Page> {
+    // A page Playwright fulfils has no address space of its own, so Chromium treats it as public
+    // and its calls to 127.0.0.1 need the Local Network Access permission. A real dev server on
+    // localhost would not: grant it, as loopback-to-loopback would be.
+    await browser.context.grantPermissions(['local-network-access'], { origin });
+    const page = await browser.context.newPage();
+    await page.route(`${origin}/`, (route) =>
+      route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>front end</title>' }),
+    );
+    await page.goto(`${origin}/`);
+    // While a route is active Playwright answers CORS preflights itself: remove it before fetching.
+    await page.unrouteAll();
+    return page;
+  }
+
+  /** fetch() in the page: the status, or 'blocked' when the browser refused the response. */
+  function call(page: Page, path: string, init: Record<string, unknown> = {}) {
+    return page.evaluate(
+      async ([url, options]) => {
+        try {
+          return (await fetch(url, options as RequestInit)).status;
+        } catch {
+          return 'blocked';
+        }
+      },
+      [`${api}${path}`, init] as const,
+    );
+  }
+
+  beforeAll(async () => {
+    app =
+      adapter === 'fastify'
+        ? await NestFactory.create(AppModule, new FastifyAdapter(), { logger: false })
+        : await NestFactory.create(AppModule, { logger: false });
+    // Sees every request the browser sends, preflights included (mounted before the module's).
+    app.use((req: { method: string; url: string }, _res: unknown, next: () => void) => {
+      seen.push(`${req.method} ${req.url}`);
+      next();
+    });
+    await app.listen(0, '127.0.0.1');
+    api = `http://127.0.0.1:${((app.getHttpServer() as Server).address() as { port: number }).port}`;
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  it(`the API runs on ${adapter}`, () => {
+    expect(app.getHttpAdapter().getType()).toBe(adapter);
+  });
+
   it('the controller policy: the app reads GET /notes with cookies, the blog cannot', async () => {
     const page = await pageAt(APP);
     expect(await call(page, '/notes', { credentials: 'include' })).toBe(200);

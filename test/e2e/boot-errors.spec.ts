@@ -1,17 +1,41 @@
 /**
  * A configuration with problems fails the boot: `app.init()` rejects with one `CorsConfigError`
- * whose message lists every problem with where it was declared.
+ * whose message lists every problem with where it was declared. Under both HTTP adapters, with
+ * what only the adapter can tell: a leftover `enableCors()` and a `paths` entry its router cannot
+ * parse.
  */
 import { describe, expect, it } from '@jest/globals';
-import { Controller, Delete, Get, Post, Put, type ModuleMetadata } from '@nestjs/common';
+import {
+  Controller,
+  Delete,
+  Get,
+  Post,
+  Put,
+  type INestApplication,
+  type ModuleMetadata,
+} from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { Cors, CorsConfigError, CorsModule, type CorsModuleOptions } from '../../lib/index.js';
-import { get, makeApp } from './helpers.js';
+import { ADAPTERS, get, makeApp, type AdapterName } from './helpers.js';
 
-/** Boots an app that must fail; returns the CorsConfigError it failed with. */
-async function bootError(metadata: ModuleMetadata): Promise<CorsConfigError> {
+/**
+ * Boots an app on `adapter` that must fail (`setup` runs before `init()`, as in main.ts);
+ * returns the CorsConfigError it failed with.
+ */
+async function bootError(
+  metadata: ModuleMetadata,
+  adapter: AdapterName,
+  setup?: (app: INestApplication) => void,
+): Promise<CorsConfigError> {
   const moduleRef = await Test.createTestingModule(metadata).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
+  const app =
+    adapter === 'fastify'
+      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), {
+          logger: false,
+        })
+      : moduleRef.createNestApplication({ logger: false });
+  setup?.(app);
   let error: unknown;
   try {
     await app.init();
@@ -22,6 +46,15 @@ async function bootError(metadata: ModuleMetadata): Promise<CorsConfigError> {
   expect(error).toBeInstanceOf(CorsConfigError);
   return error as CorsConfigError;
 }
+
+/**
+ * A `paths` entry the router cannot parse: the other router's wildcard. path-to-regexp 8 wants a
+ * named wildcard (`*name`); find-my-way wants `*` as the last character (no `{…}` group).
+ */
+const UNPARSABLE: Record<AdapterName, { pattern: string; message: RegExp }> = {
+  express: { pattern: '/docs/*', message: /Missing parameter name/ },
+  fastify: { pattern: '/docs{/*rest}', message: /Wildcard must be the last character/ },
+};
 
 @Controller('users')
 class UsersController {
@@ -66,12 +99,15 @@ const BROKEN: CorsModuleOptions = {
   },
 };
 
-describe('boot errors', () => {
+describe.each(ADAPTERS)('%s: boot errors', (adapter) => {
   it('init() rejects with CorsConfigError listing every problem with its location', async () => {
-    const error = await bootError({
-      imports: [CorsModule.forRoot(BROKEN)],
-      controllers: [UsersController],
-    });
+    const error = await bootError(
+      {
+        imports: [CorsModule.forRoot(BROKEN)],
+        controllers: [UsersController],
+      },
+      adapter,
+    );
     const message = error.message;
     // One line per problem, each with where it was declared.
     expect(message).toMatch(/^ {2}- module: .*'\*'.*credentials/m);
@@ -133,10 +169,13 @@ describe('boot errors', () => {
       }
     }
 
-    const error = await bootError({
-      imports: [CorsModule.forRoot({ origin: ['https://ok.example'] })],
-      controllers: [AController, BController],
-    });
+    const error = await bootError(
+      {
+        imports: [CorsModule.forRoot({ origin: ['https://ok.example'] })],
+        controllers: [AController, BController],
+      },
+      adapter,
+    );
     expect(error.problems.map((p) => p.where).sort()).toEqual([
       'AController.create',
       'BController.create',
@@ -159,10 +198,13 @@ describe('boot errors', () => {
       }
     }
 
-    const error = await bootError({
-      imports: [CorsModule.forRoot({ origin: ['https://ok.example'] })],
-      controllers: [CController],
-    });
+    const error = await bootError(
+      {
+        imports: [CorsModule.forRoot({ origin: ['https://ok.example'] })],
+        controllers: [CController],
+      },
+      adapter,
+    );
     expect(error.problems.every((p) => p.where === 'CController.read')).toBe(true);
     const text = error.message;
     expect(text).toContain('"https://x.example/path"');
@@ -184,10 +226,13 @@ describe('boot errors', () => {
       }
     }
 
-    const error = await bootError({
-      imports: [CorsModule.forRoot({ origin: ['https://ok.example'] })],
-      controllers: [DController],
-    });
+    const error = await bootError(
+      {
+        imports: [CorsModule.forRoot({ origin: ['https://ok.example'] })],
+        controllers: [DController],
+      },
+      adapter,
+    );
     expect(error.problems.map((p) => p.where)).toEqual(['DController']);
     // A controller-level decorator: a route source without a handler.
     expect(error.problems[0].source).toEqual({ kind: 'route', controller: 'DController' });
@@ -196,18 +241,21 @@ describe('boot errors', () => {
   });
 
   it('forRootAsync: the problems of the resolved options are reported the same way', async () => {
-    const error = await bootError({
-      imports: [
-        CorsModule.forRootAsync({
-          useFactory: async () => ({
-            origin: 'https://*.com',
-            credentials: true,
-            policies: { admin: { origin: 'null', credentials: true } },
+    const error = await bootError(
+      {
+        imports: [
+          CorsModule.forRootAsync({
+            useFactory: async () => ({
+              origin: 'https://*.com',
+              credentials: true,
+              policies: { admin: { origin: 'null', credentials: true } },
+            }),
           }),
-        }),
-      ],
-      controllers: [UsersController],
-    });
+        ],
+        controllers: [UsersController],
+      },
+      adapter,
+    );
     const wheres = error.problems.map((p) => p.where);
     expect(wheres).toEqual(expect.arrayContaining(['module', 'policy "admin"']));
     expect(error.message).toContain('https://*.com');
@@ -217,10 +265,13 @@ describe('boot errors', () => {
   it.each([undefined, null])(
     'forRootAsync: a factory returning %p fails the boot (not the defaults)',
     async (returned) => {
-      const error = await bootError({
-        imports: [CorsModule.forRootAsync({ useFactory: () => returned as never })],
-        controllers: [PlainController],
-      });
+      const error = await bootError(
+        {
+          imports: [CorsModule.forRootAsync({ useFactory: () => returned as never })],
+          controllers: [PlainController],
+        },
+        adapter,
+      );
       expect(error.problems.map((p) => [p.code, p.where, p.source])).toEqual([
         ['missing-module-options', 'module', { kind: 'module' }],
       ]);
@@ -232,10 +283,13 @@ describe('boot errors', () => {
 
   it('the enableCors options delegate (a function) instead of options fails the boot', async () => {
     const delegate = (_req: unknown, cb: (e: null, o: object) => void) => cb(null, {});
-    const error = await bootError({
-      imports: [CorsModule.forRootAsync({ useFactory: () => delegate as never })],
-      controllers: [PlainController],
-    });
+    const error = await bootError(
+      {
+        imports: [CorsModule.forRootAsync({ useFactory: () => delegate as never })],
+        controllers: [PlainController],
+      },
+      adapter,
+    );
     expect(error.problems.map((p) => [p.code, p.where])).toEqual([
       ['options-not-object', 'module'],
     ]);
@@ -275,12 +329,15 @@ describe('boot errors', () => {
       }
     }
 
-    const error = await bootError({
-      imports: [
-        CorsModule.forRoot({ origin: ['https://ok.example', true] as unknown as string[] }),
-      ],
-      controllers: [EController],
-    });
+    const error = await bootError(
+      {
+        imports: [
+          CorsModule.forRoot({ origin: ['https://ok.example', true] as unknown as string[] }),
+        ],
+        controllers: [EController],
+      },
+      adapter,
+    );
     expect(error.problems.map((p) => [p.code, p.where, p.source, p.value])).toEqual(
       expect.arrayContaining([
         ['invalid-origin-item', 'module', { kind: 'module' }, true],
@@ -301,6 +358,49 @@ describe('boot errors', () => {
     );
     // The module's bad origin item is reported once, not again for each route.
     expect(error.problems.filter((p) => p.code === 'invalid-origin-item')).toHaveLength(1);
+  });
+
+  it('app.enableCors() next to the module refuses to boot (conflicting-cors-middleware)', async () => {
+    // Express: the `cors` middleware it mounts; Fastify: @fastify/cors, run from the adapter's hook.
+    const error = await bootError(
+      {
+        imports: [CorsModule.forRoot({ origin: ['https://ok.example'] })],
+        controllers: [PlainController],
+      },
+      adapter,
+      (app) => app.enableCors(),
+    );
+    expect(error.problems.map((p) => [p.code, p.where, p.source])).toEqual([
+      ['conflicting-cors-middleware', 'module', { kind: 'module' }],
+    ]);
+    expect(error.message).toMatch(/enableCors\(\).*Delete it/);
+  });
+
+  it('a paths entry the router cannot parse is invalid-path-pattern, listed with the other problems', async () => {
+    const { pattern, message } = UNPARSABLE[adapter];
+    const error = await bootError(
+      {
+        imports: [
+          CorsModule.forRoot({
+            origin: ['https://ok.example/'],
+            paths: { [pattern]: {}, '/fine/:id': {} },
+          }),
+        ],
+        controllers: [PlainController],
+      },
+      adapter,
+    );
+    expect(error.problems.map((p) => [p.code, p.where, p.source])).toEqual(
+      expect.arrayContaining([
+        ['origin-has-trailing-slash', 'module', { kind: 'module' }],
+        ['invalid-path-pattern', `paths["${pattern}"]`, { kind: 'path', path: pattern }],
+      ]),
+    );
+    expect(error.problems).toHaveLength(2);
+    const bad = error.problems.find((p) => p.code === 'invalid-path-pattern');
+    expect(bad?.value).toBe(pattern);
+    expect(bad?.message).toMatch(message);
+    expect(error.message).toContain(`(${error.problems.length} problems)`);
   });
 
   it('a valid configuration boots (control)', async () => {
@@ -324,15 +424,19 @@ describe('boot errors', () => {
       }
     }
 
-    const app = await makeApp({
-      imports: [
-        CorsModule.forRoot({
-          origin: ['https://a.com'],
-          policies: { reports: { origin: ['https://example.com'] }, unknown: {} },
-        }),
-      ],
-      controllers: [ValidUsersController],
-    });
+    const app = await makeApp(
+      {
+        imports: [
+          CorsModule.forRoot({
+            origin: ['https://a.com'],
+            policies: { reports: { origin: ['https://example.com'] }, unknown: {} },
+          }),
+        ],
+        controllers: [ValidUsersController],
+      },
+      undefined,
+      adapter,
+    );
     const res = await get(app, '/users', 'https://a.com').expect(200);
     expect(res.headers['access-control-allow-origin']).toBe('https://a.com');
     await app.close();

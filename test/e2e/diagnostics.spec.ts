@@ -1,12 +1,13 @@
 /**
  * Diagnostics: the policy report, the boot table under `debug`, and one log line per denial
- * (with `debug: true`, or at Nest's debug level without it).
+ * (with `debug: true`, or at Nest's debug level without it). Under both HTTP adapters.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Controller, Get, Put, type INestApplication, type LoggerService } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { Cors, CorsModule, CorsService, type CorsModuleOptions } from '../../lib/index.js';
-import { get, preflight } from './helpers.js';
+import { ADAPTERS, get, preflight, type AdapterName } from './helpers.js';
 
 const APP = 'https://app.example';
 const EVIL = 'https://evil.example';
@@ -54,14 +55,26 @@ afterEach(async () => {
   app = undefined;
 });
 
-async function start(options: CorsModuleOptions, logger: LoggerService | false) {
+/** An app on `adapter` whose logs go to `logger` (the e2e helpers boot without a logger). */
+async function start(
+  adapter: AdapterName,
+  options: CorsModuleOptions,
+  logger: LoggerService | false,
+): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
     imports: [CorsModule.forRoot(options)],
     controllers: [NotesController],
   }).compile();
-  app = moduleRef.createNestApplication({ logger });
-  await app.init();
-  return app;
+  const created =
+    adapter === 'fastify'
+      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger })
+      : moduleRef.createNestApplication({ logger });
+  app = created;
+  await created.init();
+  if (adapter === 'fastify') {
+    await (created as NestFastifyApplication).getHttpAdapter().getInstance().ready();
+  }
+  return created;
 }
 
 const OPTIONS: CorsModuleOptions = {
@@ -69,9 +82,9 @@ const OPTIONS: CorsModuleOptions = {
   policies: { admin: { origin: ['https://admin.example'], credentials: true, maxAge: 60 } },
 };
 
-describe('diagnostics', () => {
+describe.each(ADAPTERS)('%s: diagnostics', (adapter) => {
   it('report(): every route with its source and effective policy', async () => {
-    const started = await start(OPTIONS, false);
+    const started = await start(adapter, OPTIONS, false);
     const report = started.get(CorsService).report();
     expect(report).toEqual([
       {
@@ -97,7 +110,7 @@ describe('diagnostics', () => {
 
   it('debug: true prints the table at boot and logs each denial on one line', async () => {
     const logger = new CapturingLogger(['log']);
-    const started = await start({ ...OPTIONS, debug: true }, logger);
+    const started = await start(adapter, { ...OPTIONS, debug: true }, logger);
     expect(logger.lines.some((l) => l.message.includes('CORS policy table'))).toBe(true);
     await preflight(started, '/notes/1', APP, 'PUT').expect(403);
     await get(started, '/notes', EVIL).expect(200);
@@ -110,7 +123,7 @@ describe('diagnostics', () => {
 
   it('without debug: true there is no denial line, whatever the log level', async () => {
     const everything = new CapturingLogger(['log', 'debug', 'verbose', 'warn', 'error']);
-    const started = await start(OPTIONS, everything);
+    const started = await start(adapter, OPTIONS, everything);
     await get(started, '/notes', EVIL).expect(200);
     await preflight(started, '/notes/1', EVIL, 'PUT').expect(403);
     expect(everything.lines.filter((l) => l.message.includes('CORS denied'))).toEqual([]);
@@ -118,7 +131,7 @@ describe('diagnostics', () => {
 
   it('same-origin requests are not denials and are not logged', async () => {
     const logger = new CapturingLogger(['log']);
-    const started = await start({ ...OPTIONS, debug: true }, logger);
+    const started = await start(adapter, { ...OPTIONS, debug: true }, logger);
     const server = started.getHttpServer();
     await started.listen(0, '127.0.0.1');
     const { port } = server.address() as { port: number };
@@ -131,7 +144,7 @@ describe('diagnostics', () => {
 
   it('escapes quotes and backslashes inside the quoted origin', async () => {
     const logger = new CapturingLogger(['log']);
-    const started = await start({ ...OPTIONS, debug: true }, logger);
+    const started = await start(adapter, { ...OPTIONS, debug: true }, logger);
     await get(started, '/notes', 'https://a"b\\c.example').expect(200);
     const denial = logger.lines.find((l) => l.message.startsWith('CORS denied'));
     expect(denial?.message).toContain('from "https://a\\x22b\\x5cc.example"');

@@ -8,7 +8,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApplicationConfig } from '@nestjs/core';
 import { GUARDS_METADATA } from '@nestjs/common/constants.js';
 import { Cors, CorsModule } from '../../lib/index.js';
-import { get, makeApp } from './helpers.js';
+import { ADAPTERS, get, makeApp } from './helpers.js';
 
 @Controller('notes')
 class NotesController {
@@ -30,45 +30,52 @@ class ReportsController {
   }
 }
 
-describe('the guard of one application stays out of another', () => {
-  it('enforces in the app with the module, and not in a later app without it', async () => {
-    const withCors = await makeApp({
-      imports: [CorsModule.forRoot({ origin: [APP] })],
-      controllers: [ReportsController],
+describe.each(ADAPTERS)('%s', (adapter) => {
+  describe('the guard of one application stays out of another', () => {
+    it('enforces in the app with the module, and not in a later app without it', async () => {
+      const withCors = await makeApp(
+        { imports: [CorsModule.forRoot({ origin: [APP] })], controllers: [ReportsController] },
+        undefined,
+        adapter,
+      );
+      await get(withCors, '/reports', EVIL).expect(403);
+      await get(withCors, '/reports', APP).expect(200, 'reports');
+
+      const withoutCors = await makeApp({ controllers: [ReportsController] }, undefined, adapter);
+      const res = await get(withoutCors, '/reports', EVIL).expect(200, 'reports');
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+
+      // The first application still enforces while both are up.
+      await get(withCors, '/reports', EVIL).expect(403);
+      await withoutCors.close();
+      await withCors.close();
     });
-    await get(withCors, '/reports', EVIL).expect(403);
-    await get(withCors, '/reports', APP).expect(200, 'reports');
-
-    const withoutCors = await makeApp({ controllers: [ReportsController] });
-    const res = await get(withoutCors, '/reports', EVIL).expect(200, 'reports');
-    expect(res.headers['access-control-allow-origin']).toBeUndefined();
-
-    // The first application still enforces while both are up.
-    await get(withCors, '/reports', EVIL).expect(403);
-    await withoutCors.close();
-    await withCors.close();
-  });
-});
-
-describe('the guard is there only where a policy enforces', () => {
-  it('no enforcing policy: no global guard, no metadata written', async () => {
-    const app = await makeApp({
-      imports: [CorsModule.forRoot({ origin: [APP] })],
-      controllers: [NotesController],
-    });
-    expect(app.get(ApplicationConfig).getGlobalGuards()).toEqual([]);
-    expect(Reflect.getMetadata(GUARDS_METADATA, NotesController.prototype.list)).toBeUndefined();
-    await get(app, '/notes', EVIL).expect(200, 'notes');
-    await app.close();
   });
 
-  it('an enforcing policy: one global guard, still no metadata written', async () => {
-    const app = await makeApp({
-      imports: [CorsModule.forRoot({ origin: [APP] })],
-      controllers: [ReportsController],
+  describe('the guard is there only where a policy enforces', () => {
+    it('no enforcing policy: no global guard, no metadata written', async () => {
+      const app = await makeApp(
+        { imports: [CorsModule.forRoot({ origin: [APP] })], controllers: [NotesController] },
+        undefined,
+        adapter,
+      );
+      expect(app.get(ApplicationConfig).getGlobalGuards()).toEqual([]);
+      expect(Reflect.getMetadata(GUARDS_METADATA, NotesController.prototype.list)).toBeUndefined();
+      await get(app, '/notes', EVIL).expect(200, 'notes');
+      await app.close();
     });
-    expect(app.get(ApplicationConfig).getGlobalGuards()).toHaveLength(1);
-    expect(Reflect.getMetadata(GUARDS_METADATA, ReportsController.prototype.list)).toBeUndefined();
-    await app.close();
+
+    it('an enforcing policy: one global guard, still no metadata written', async () => {
+      const app = await makeApp(
+        { imports: [CorsModule.forRoot({ origin: [APP] })], controllers: [ReportsController] },
+        undefined,
+        adapter,
+      );
+      expect(app.get(ApplicationConfig).getGlobalGuards()).toHaveLength(1);
+      expect(
+        Reflect.getMetadata(GUARDS_METADATA, ReportsController.prototype.list),
+      ).toBeUndefined();
+      await app.close();
+    });
   });
 });

@@ -10,7 +10,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { Request, Response } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Cors } from '../../../lib/index.js';
 
 @Injectable()
@@ -28,6 +28,16 @@ export class Sessions {
   }
 }
 
+/** What this controller reads of the request: Express's and Fastify's requests both have it. */
+interface WithHeaders {
+  headers: IncomingHttpHeaders;
+}
+
+/** What it calls on the response: `header()` is on Express's response and on Fastify's reply. */
+interface SetsHeaders {
+  header(name: string, value: string): unknown;
+}
+
 /** Cookies: credentials on, origins from the module (CORS_ORIGINS), never '*'. */
 @Controller('account')
 @Cors({ credentials: true })
@@ -36,30 +46,26 @@ export class AccountController {
 
   @Post('login')
   @HttpCode(200)
-  login(@Body() body: { email?: string }, @Res({ passthrough: true }) res: Response) {
+  login(@Body() body: { email?: string }, @Res({ passthrough: true }) res: SetsHeaders) {
     const email = typeof body?.email === 'string' ? body.email : 'ada@example.com';
     // The playground (127.0.0.1) and the API (localhost) are different sites, so this is a
     // third-party cookie: it needs SameSite=None + Secure (http://localhost counts as secure), and
     // Partitioned, or a browser that blocks third-party cookies drops it (Chromium does by default).
-    res.cookie('sid', this.sessions.open(email), {
-      httpOnly: true,
-      secure: true,
-      sameSite: 'none',
-      partitioned: true,
-      path: '/',
-    });
+    // Written by hand: Express's `res.cookie()` does not exist on Fastify (without @fastify/cookie).
+    const sid = encodeURIComponent(this.sessions.open(email));
+    res.header('Set-Cookie', `sid=${sid}; Path=/; HttpOnly; Secure; SameSite=None; Partitioned`);
     return { email };
   }
 
   @Get('me')
-  me(@Req() req: Request) {
+  me(@Req() req: WithHeaders) {
     const email = this.sessions.find(readCookie(req, 'sid'));
     if (email === undefined) throw new UnauthorizedException('No session cookie: log in first');
     return { email };
   }
 }
 
-function readCookie(req: Request, name: string): string | undefined {
+function readCookie(req: WithHeaders, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [key, ...value] = part.trim().split('=');
     if (key === name) return decodeURIComponent(value.join('='));

@@ -7,13 +7,16 @@ import {
   type CanActivate,
   type ExecutionContext,
 } from '@nestjs/common';
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 
-/** A stand-in for real authentication: `Authorization: Bearer demo-token`, else 401. */
+/**
+ * A stand-in for real authentication: `Authorization: Bearer demo-token`, else 401. It reads only
+ * the headers, which Express's request and Fastify's request both have.
+ */
 @Injectable()
 export class BearerAuthGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
-    const req = context.switchToHttp().getRequest<Request>();
+    const req = context.switchToHttp().getRequest<{ headers: IncomingHttpHeaders }>();
     if (req.headers.authorization !== 'Bearer demo-token') {
       throw new UnauthorizedException('A bearer token is required');
     }
