@@ -22,6 +22,7 @@ import {
   VERSION_NEUTRAL,
   VersioningType,
   type INestApplication,
+  type NestApplicationOptions,
   type Type,
 } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
@@ -560,10 +561,12 @@ export async function boot(spec: AppSpec, withCors: boolean): Promise<Booted> {
     imports: withCors ? [CorsModule.forRoot({ origin: FALLBACK })] : [],
     controllers: buildControllers(spec),
   }).compile();
+  // Nest 12's option; Nest 11 ignores it (the router then decides in declaration order, and the
+  // oracle expects what the router does).
   const app = moduleRef.createNestApplication(new ExpressAdapter(instance), {
     logger: false,
     routeResolutionStrategy: spec.specificity ? 'specificity' : 'declaration',
-  });
+  } as NestApplicationOptions);
   if (spec.prefix !== undefined) {
     app.setGlobalPrefix('api', {
       exclude: spec.prefix.exclude.map((e) =>

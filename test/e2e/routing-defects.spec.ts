@@ -29,11 +29,13 @@ import {
   VersioningType,
   type INestApplication,
   type ModuleMetadata,
+  type NestApplicationOptions,
   type Type,
 } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Cors, CorsModule, CorsService, type CorsRouteReport } from '../../lib/index.js';
 import { ADAPTERS, acHeaders, http, listOf, makeApp, type AdapterName } from './helpers.js';
+import { NEST_MAJOR } from '../nest-major.js';
 
 const ADMIN = 'https://admin.example';
 const PARTNER = 'https://partner.example';
@@ -273,10 +275,11 @@ async function bootSpecific(
 ): Promise<INestApplication> {
   if (adapter === 'fastify') return makeApp(metadata, undefined, adapter);
   const moduleRef = await Test.createTestingModule(metadata).compile();
+  // Nest 12's option (Nest 11 has none, and ignores it: see `specificHandler`).
   const app = moduleRef.createNestApplication({
     logger: false,
     routeResolutionStrategy: 'specificity',
-  });
+  } as NestApplicationOptions);
   await app.init();
   return app;
 }
@@ -758,6 +761,13 @@ describe.each(ADAPTERS)('%s', (adapter) => {
   });
 
   describe('item 1: literal before param before wildcard (Express: routeResolutionStrategy specificity; Fastify: its router)', () => {
+    /**
+     * The handler the router runs: the most specific one, except on Express with Nest 11, which
+     * has no `routeResolutionStrategy` and runs the first declared (the module follows either).
+     */
+    const specificHandler = (specific: string, declaredFirst: string) =>
+      adapter === 'express' && NEST_MAJOR < 12 ? declaredFirst : specific;
+
     let app: INestApplication;
 
     beforeAll(async () => {
@@ -772,8 +782,9 @@ describe.each(ADAPTERS)('%s', (adapter) => {
       await expectRoute(app, adapter, {
         method: 'DELETE',
         path: '/specific/drafts',
-        handler: 'Specific.drafts',
-        origins: [PARTNER, ADMIN],
+        handler: specificHandler('Specific.drafts', 'Specific.byId'),
+        origins:
+          specificHandler('drafts', 'byId') === 'drafts' ? [PARTNER, ADMIN] : [ADMIN, PARTNER],
       });
       await expectRoute(app, adapter, {
         method: 'DELETE',
@@ -787,8 +798,9 @@ describe.each(ADAPTERS)('%s', (adapter) => {
       await expectRoute(app, adapter, {
         method: 'GET',
         path: '/specific/5/summary',
-        handler: 'Specific.summary',
-        origins: [PARTNER, ADMIN],
+        handler: specificHandler('Specific.summary', 'Specific.rest'),
+        origins:
+          specificHandler('summary', 'rest') === 'summary' ? [PARTNER, ADMIN] : [ADMIN, PARTNER],
       });
       await expectRoute(app, adapter, {
         method: 'GET',

@@ -33,6 +33,7 @@ import {
   preflight,
   type AdapterName,
 } from './helpers.js';
+import { NEST_MAJOR } from '../nest-major.js';
 
 const DEF = 'https://default.example';
 const HEALTH = 'https://health.example';
@@ -365,7 +366,9 @@ describe.each(ADAPTERS)('%s', (adapter) => {
     });
 
     it('@All(): every method the router registers it for', async () => {
-      for (const method of ['GET', 'PUT', 'DELETE', 'PATCH', 'SEARCH']) {
+      // Fastify registers @All() for its methods, which Nest 12 extends with SEARCH and the like.
+      const extra = adapter === 'express' || NEST_MAJOR >= 12 ? ['SEARCH'] : [];
+      for (const method of ['GET', 'PUT', 'DELETE', 'PATCH', ...extra]) {
         await expectRoute(app, '/api/wild/any', WILD, method, 'any');
       }
       const res = await http(app).patch('/api/wild/any').set('Origin', WILD).expect(200, 'any');
