@@ -48,6 +48,7 @@ export function fastifyAdapter(httpAdapter: HttpServer): CorsAdapter {
   const instance = httpAdapter.getInstance() as FastifyInstanceLike;
   const routerOptions = (): RouterOptions => ({
     ...instance.initialConfig.routerOptions,
+    ...matchingOptions(httpAdapter, instance),
     // Copies: find-my-way marks the strategies it is given, and Fastify froze these.
     constraints: Object.fromEntries(
       Object.entries(instance.initialConfig.routerOptions?.constraints ?? {}).map(
@@ -101,6 +102,36 @@ function mount(httpAdapter: HttpServer, middleware: NodeMiddleware): void {
     // A context older than middie (`skipMiddie`) shares the root's middleware: it has it already.
     if (Object.hasOwn(context, 'use')) context.use!(middleware);
   }
+}
+
+/**
+ * The matching options the router was built with, wherever they were given: Fastify still takes
+ * them at the top level of its options (an instance the app built and passed to the adapter), and
+ * Nest's `getRouteMatchingOptions()` reads them as Fastify does.
+ */
+function matchingOptions(httpAdapter: HttpServer, instance: FastifyInstanceLike): RouterOptions {
+  // Fastify keeps them in `routerOptions` when it was given (Nest always gives it), else at the top.
+  const config = instance.initialConfig as Record<string, unknown> & { routerOptions?: object };
+  const source = (config.routerOptions ?? config) as Record<string, unknown>;
+  const read = (key: string) => source[key];
+  const nest = (
+    httpAdapter as {
+      getRouteMatchingOptions?(): {
+        caseSensitive?: boolean;
+        ignoreTrailingSlash?: boolean;
+        maxParamLength?: number;
+        useSemicolonDelimiter?: boolean;
+      };
+    }
+  ).getRouteMatchingOptions?.();
+  return {
+    caseSensitive: nest?.caseSensitive ?? read('caseSensitive') !== false,
+    ignoreTrailingSlash: nest?.ignoreTrailingSlash ?? Boolean(read('ignoreTrailingSlash')),
+    ignoreDuplicateSlashes: Boolean(read('ignoreDuplicateSlashes')),
+    useSemicolonDelimiter: nest?.useSemicolonDelimiter ?? Boolean(read('useSemicolonDelimiter')),
+    maxParamLength: nest?.maxParamLength ?? ((read('maxParamLength') as number) || 100),
+    allowUnsafeRegex: Boolean(read('allowUnsafeRegex')),
+  } as RouterOptions;
 }
 
 const NO_QUERY = Object.freeze({});
@@ -181,13 +212,20 @@ class FastifyRouterMirror implements RouterMirror {
     }
     let id = 0;
     for (const [pattern, same] of groups) {
+      // As find-my-way tries a node's handlers: the most constrained first, and of equally
+      // constrained ones the last registered (it takes the highest matching index).
       const ordered = [...same].sort(
-        (a, b) => constrained(b) - constrained(a) || a.order - b.order,
+        (a, b) => constraintCount(b) - constraintCount(a) || b.order - a.order,
       );
+      const emptyParam = ordered.map((r) => Object.freeze({ ...r, notFound: true as const }));
+      // A copy serves what its route serves (HEAD included).
+      emptyParam.forEach((copy, i) => {
+        if (this.headRoutes.has(ordered[i])) this.headRoutes.add(copy);
+      });
       const group: PatternGroup = {
         id,
         routes: Object.freeze(ordered),
-        emptyParam: Object.freeze(ordered.map((r) => Object.freeze({ ...r, notFound: true }))),
+        emptyParam: Object.freeze(emptyParam),
       };
       this.patterns.on('GET', pattern, { constraints: { [EXCLUDE]: id++ } }, noop, group);
     }
@@ -280,11 +318,9 @@ function routeConstraints(route: TableRoute): Record<string, unknown> {
 /** `@RouteConstraints()` of @nestjs/platform-fastify stores its value under this key. */
 const ROUTE_CONSTRAINTS = '__fastify_route_constraints__';
 
-function constrained(route: TableRoute): number {
-  return route.versions !== undefined ||
-    Reflect.getMetadata(ROUTE_CONSTRAINTS, route.handler) !== undefined
-    ? 1
-    : 0;
+/** How many constraints Nest registers the route with (its own ones and the version). */
+function constraintCount(route: TableRoute): number {
+  return Object.keys(routeConstraints(route)).length;
 }
 
 /** What the router derives from a request (the version header, the host), as it does. */

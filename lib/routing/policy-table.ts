@@ -223,7 +223,8 @@ export class PolicyTable {
     req: RouteRequest,
   ): PreflightTarget | NoPreflightRoute {
     const routes = this.router.routesAt(path);
-    if (routes.length === 0 || routes[0] === ROUTER_ERROR) {
+    // No route serves the path (a route matched with an empty parameter is Nest's 404).
+    if (routes.length === 0 || routes[0] === ROUTER_ERROR || routes.every((r) => r.notFound)) {
       return this.offRoutePreflights.get(this.offRouteFor(path)) ?? 'cors-off';
     }
     let cache = this.preflights.get(routes);
@@ -256,6 +257,24 @@ export class PolicyTable {
     return { ...makePreflightRoute([own.policy], [own], false), routes: [off] };
   }
 
+  /**
+   * Does some route at the path run for some method? Not when every route is matched with an
+   * empty parameter, or comes after one that is for its method (Fastify): then no method is
+   * served here, and a preflight for any of them is a 404's (item 11), not a 403.
+   */
+  private servesSomeMethod(routes: readonly TableRoute[]): boolean {
+    for (let i = 0; i < routes.length; i++) {
+      const route = routes[i];
+      if (route === ROUTER_ERROR) break;
+      if (route.notFound) continue;
+      const shadowed = routes
+        .slice(0, i)
+        .some((p) => p.notFound && (route.method === 'ALL' || this.router.serves(p, route.method)));
+      if (!shadowed) return true;
+    }
+    return false;
+  }
+
   /** Does the request's host decide whether the router runs `route`? */
   private dependsOnHost(route: TableRoute): boolean {
     return route.acceptsHost !== undefined || this.router.isConstrained?.(route) === true;
@@ -268,7 +287,8 @@ export class PolicyTable {
   ): PreflightTarget | NoPreflightRoute | 'not-found' {
     const candidates = this.candidates(routes, method, req);
     if (candidates === 'not-found') return candidates;
-    if (candidates.length === 0) return 'method-not-served';
+    if (candidates.length === 0)
+      return this.servesSomeMethod(routes) ? 'method-not-served' : 'not-found';
     const policies: CorsPolicy[] = [];
     for (const route of candidates) if (route.policy !== null) policies.push(route.policy);
     if (policies.length === 0) return 'cors-off';
@@ -313,7 +333,15 @@ export class PolicyTable {
         otherHostsOnly = true;
         continue;
       }
-      if (otherHost || route.notFound) return candidates.length === 0 ? 'not-found' : candidates;
+      if (otherHost || route.notFound) {
+        // The router runs it, and it answers 404: for its versions only, if it has some.
+        if (route.acceptsVersion === undefined)
+          return candidates.length === 0 ? 'not-found' : candidates;
+        taken ??= new Set();
+        for (const v of route.versions ?? []) taken.add(v);
+        otherHostsOnly = true;
+        continue;
+      }
       if (route.acceptsVersion === undefined) {
         candidates.push(route);
         break;
