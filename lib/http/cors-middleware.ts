@@ -5,7 +5,6 @@
  * the headers too. Just before the headers go out it puts back what later code replaced.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import onHeaders from 'on-headers';
 import { CorsDenial, type CorsPolicy, type OriginVerdict } from '../engine/cors-policy.js';
 import { isSameOrigin } from '../engine/origin.js';
 import {
@@ -15,6 +14,7 @@ import {
 } from '../engine/preflight.js';
 import { appendVary, varyIncludes } from '../engine/vary.js';
 import type { PolicyTable, TableRoute } from '../routing/policy-table.js';
+import { beforeHeaders } from './before-headers.js';
 import type { CorsAdapter } from './cors-adapter.js';
 
 /** What the middleware decided for an actual request; the guard may correct it. */
@@ -31,6 +31,14 @@ export const CORS_PREFLIGHT = Symbol('nestjs-cors.preflight');
 export interface CorsRequest extends IncomingMessage {
   [CORS_STATE]?: CorsRequestState;
   [CORS_PREFLIGHT]?: true;
+}
+
+/**
+ * Where the state of a request is kept: on the raw request, which every layer can reach (on
+ * Fastify the middleware may be given Fastify's request, which wraps it).
+ */
+function holder(req: CorsRequest): CorsRequest {
+  return (req as { raw?: CorsRequest }).raw ?? req;
 }
 
 type Next = (err?: unknown) => void;
@@ -94,8 +102,8 @@ export class CorsMiddleware {
   ): void {
     policy.writeActual(res, verdict);
     // Kept on the request for the guard, which only looks at enforcing policies.
-    if (policy.enforce) req[CORS_STATE] = { route, policy, verdict };
-    onHeaders(res, () => reassert(res, req, policy, verdict));
+    if (policy.enforce) holder(req)[CORS_STATE] = { route, policy, verdict };
+    beforeHeaders(res, () => reassert(res, req, policy, verdict));
     if (typeof verdict !== 'string' && this.logDenial !== undefined) {
       const origin = req.headers.origin;
       if (origin !== undefined && !this.isSameOrigin(req, origin)) {
@@ -165,7 +173,7 @@ export class CorsMiddleware {
     }
     writePreflightHeaders(res, answer);
     if (answer.handOn) {
-      req[CORS_PREFLIGHT] = true;
+      holder(req)[CORS_PREFLIGHT] = true;
       return next();
     }
     res.statusCode = answer.status;
@@ -226,7 +234,7 @@ function reassert(
   decidedVerdict: OriginVerdict,
 ): void {
   // The guard may have redone the decision for the exact handler.
-  const state = req[CORS_STATE];
+  const state = holder(req)[CORS_STATE];
   const policy = state?.policy ?? decidedPolicy;
   const verdict = state?.verdict ?? decidedVerdict;
   if (typeof verdict === 'string' && res.getHeader('Access-Control-Allow-Origin') !== verdict) {

@@ -6,7 +6,7 @@
  */
 import type { HttpServer } from '@nestjs/common';
 import FindMyWay from 'find-my-way';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouterMirror, RouterMirrorFactory, TableRoute } from '../routing/policy-table.js';
 import type { CorsAdapter, NodeMiddleware } from './cors-adapter.js';
 
@@ -62,7 +62,7 @@ export function fastifyAdapter(httpAdapter: HttpServer): CorsAdapter {
     mount: (middleware: NodeMiddleware) => mount(httpAdapter, middleware),
     // find-my-way takes the whole target: it splits the query and decodes as the router does.
     pathOf: (req: IncomingMessage) => req.url,
-    // middie copies Fastify's `request.protocol` (trustProxy included) onto the raw request.
+    // Fastify's request, or the raw one middie copied it onto (trustProxy included either way).
     protocolOf: (req: IncomingMessage) => (req as { protocol?: string }).protocol ?? 'http',
     // `enableCors()` and the `cors` option register @fastify/cors (Nest names its wrapper
     // 'nestjs-cors'), loaded at `ready()`: the check runs again then.
@@ -89,12 +89,39 @@ export function fastifyAdapter(httpAdapter: HttpServer): CorsAdapter {
 }
 
 /**
+ * Where the middleware runs. Nest's FastifyAdapter runs one request hook, meant for CORS, from an
+ * `onRequest` hook it adds in its constructor (the slot `app.enableCors()` fills): before middie,
+ * hence before every Nest and `app.use()` middleware, on every encapsulated context, at the cost
+ * of one function call. The middleware takes the slot, with Fastify's request (whose `url`,
+ * `method` and `headers` are the raw request's). Without that slot (an older adapter), it goes
+ * through the adapter's `use()` (middie), the generic way.
+ */
+function mount(httpAdapter: HttpServer, middleware: NodeMiddleware): void {
+  const adapter = httpAdapter as unknown as CorsHookSlot;
+  if (typeof adapter.copyCorsHeadersToRaw === 'function' && adapter.corsHook === undefined) {
+    adapter.corsHook = (request, reply, done) =>
+      middleware(request as unknown as IncomingMessage, reply.raw, done);
+    return;
+  }
+  useThroughMiddie(httpAdapter, middleware);
+}
+
+interface CorsHookSlot {
+  corsHook?: (
+    request: object,
+    reply: { raw: ServerResponse },
+    done: (err?: unknown) => void,
+  ) => void;
+  copyCorsHeadersToRaw?: unknown;
+}
+
+/**
  * On the root context through the adapter's `use()` (middie): every context created from now on
  * gets a copy. Contexts created earlier (a plugin `main.ts` registered with an awaited
  * `register()` before `init()`) have their own copy of the middleware of that time: Nest adds its
  * middleware to them (the adapter tracks them, Nest 12), and so does the module.
  */
-function mount(httpAdapter: HttpServer, middleware: NodeMiddleware): void {
+function useThroughMiddie(httpAdapter: HttpServer, middleware: NodeMiddleware): void {
   httpAdapter.use(middleware);
   const contexts = (httpAdapter as { middieContexts?: unknown }).middieContexts;
   if (!Array.isArray(contexts)) return;

@@ -164,8 +164,9 @@ describe.each(ADAPTERS)('%s', (adapter) => {
     ({ app, port } = await listenApp(
       { imports: [appModule(adapter)] },
       (a) => {
-        // An app-level middleware, before the CORS one, that sets Vary when asked to (mounted
-        // with app.use: Express's stack, or @fastify/middie on Fastify, raw request and response).
+        // An app-level middleware that sets Vary when asked to (mounted with app.use: Express's
+        // stack, before the CORS middleware; @fastify/middie on Fastify, where the module's hook
+        // runs before middie, so this one comes after it and overwrites Vary).
         a.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
           const preset = req.headers['x-preset-vary'];
           if (typeof preset === 'string') res.setHeader('Vary', preset);
@@ -212,8 +213,10 @@ describe.each(ADAPTERS)('%s', (adapter) => {
       const res = await preflight(app, '/list', APP, 'PUT', 'x-a')
         .set('X-Preset-Vary', 'Accept-Encoding')
         .expect(204);
+      // On Fastify the module answers the preflight before any app.use() middleware runs: the
+      // preset never happens there.
       expect(varyOf(res)).toEqual([
-        'accept-encoding',
+        ...(adapter === 'express' ? ['accept-encoding'] : []),
         'origin',
         'access-control-request-method',
         'access-control-request-headers',

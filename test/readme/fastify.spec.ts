@@ -3,7 +3,6 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { Controller, Get, Module, Param, type INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import middie from '@fastify/middie';
 import { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
@@ -62,11 +61,13 @@ describe('README: Fastify', () => {
     expect(long.headers['access-control-allow-origin']).toBeUndefined();
   });
 
-  it("origin functions get Node's request, with the hostname middie copies onto it", async () => {
-    const seen: unknown[] = [];
+  it("origin functions get Fastify's request (hostname, ip, protocol, raw)", async () => {
+    const seen: Array<{ hostname?: string; raw?: unknown; ip?: string }> = [];
     const fastify = await start({
       origin: (origin, req) => {
-        seen.push(req);
+        // Read while the request is live (its socket goes when the response is sent).
+        const { hostname, ip, raw } = req as { hostname?: string; ip?: string; raw?: unknown };
+        seen.push({ hostname, ip, raw });
         return origin === APP;
       },
     });
@@ -78,15 +79,32 @@ describe('README: Fastify', () => {
       .set('Origin', APP);
     expect(res.headers['access-control-allow-origin']).toBe(APP);
     expect(seen).toHaveLength(1);
-    // Node's class (jest's module registry gives this file another copy of node:http's classes).
-    expect((seen[0] as object).constructor.name).toBe(IncomingMessage.name);
-    expect(seen[0]).not.toHaveProperty('raw');
-    expect((seen[0] as { hostname?: string }).hostname).toBe('api.example.com');
+    expect(seen[0].hostname).toBe('api.example.com');
+    expect(seen[0].ip).toMatch(/127\.0\.0\.1/);
+    // Node's request underneath (jest's module registry gives this file its own node:http classes).
+    expect((seen[0].raw as object).constructor.name).toBe(IncomingMessage.name);
   });
 
-  it('with skipMiddie, the app registers @fastify/middie itself before init()', async () => {
+  it('an app.use() middleware of main.ts runs after the module: it never sees a preflight', async () => {
+    const seen: string[] = [];
+    const fastify = await start({ origin: [APP] });
+    fastify.use((req: IncomingMessage, _res: unknown, next: () => void) => {
+      seen.push(`${req.method} ${req.url}`);
+      next();
+    });
+    await fastify.init();
+    await fastify.getHttpAdapter().getInstance().ready();
+    const pre = await request(fastify.getHttpServer())
+      .options('/notes/1')
+      .set('Origin', APP)
+      .set('Access-Control-Request-Method', 'GET');
+    expect(pre.status).toBe(204);
+    await request(fastify.getHttpServer()).get('/notes/1').set('Origin', APP).expect(200);
+    expect(seen).toEqual(['GET /notes/1']);
+  });
+
+  it('skipMiddie changes nothing for the module (it runs in the adapter hook, not in middie)', async () => {
     const fastify = await start({ origin: [APP] }, new FastifyAdapter({ skipMiddie: true }));
-    await fastify.register(middie as never);
     await fastify.init();
     await fastify.getHttpAdapter().getInstance().ready();
     const res = await request(fastify.getHttpServer()).get('/notes/1').set('Origin', APP);
@@ -109,5 +127,30 @@ describe('README: Fastify', () => {
     await expect(started).rejects.toMatchObject({
       problems: [expect.objectContaining({ code: 'conflicting-cors-middleware' })],
     });
+  });
+});
+
+describe('README: Fastify, an adapter without the CORS hook', () => {
+  /** An adapter as older ones are: no request hook kept for CORS. */
+  class HooklessAdapter extends FastifyAdapter {
+    declare copyCorsHeadersToRaw: undefined;
+  }
+  Object.defineProperty(HooklessAdapter.prototype, 'copyCorsHeadersToRaw', { value: undefined });
+
+  it("the module goes through the adapter's use() (middie), before Nest middleware", async () => {
+    const fastify = await start({ origin: [APP] }, new HooklessAdapter());
+    await fastify.init();
+    await fastify.getHttpAdapter().getInstance().ready();
+    const res = await request(fastify.getHttpServer()).get('/notes/1').set('Origin', APP);
+    expect(res.status).toBe(200);
+    expect(res.headers['access-control-allow-origin']).toBe(APP);
+    const missing = await request(fastify.getHttpServer()).get('/nope').set('Origin', APP);
+    expect(missing.status).toBe(404);
+    expect(missing.headers['access-control-allow-origin']).toBe(APP);
+    const pre = await request(fastify.getHttpServer())
+      .options('/notes/1')
+      .set('Origin', 'https://evil.example')
+      .set('Access-Control-Request-Method', 'GET');
+    expect(pre.status).toBe(403);
   });
 });
