@@ -1,9 +1,11 @@
 /**
- * `npm run bench` — nestjs-cors vs no CORS vs `app.enableCors()` (the `cors` package) vs a raw
- * Express static-204 floor, side by side (issue #4).
+ * `npm run bench` — nestjs-cors vs no CORS vs `app.enableCors()` (the `cors` package on Express,
+ * @fastify/cors on Fastify) vs a raw Express static-204 floor, side by side, on the Express and
+ * the Fastify adapter (issues #4, #10).
  *
- *   npm run bench                       full run (< 5 min)
- *   npm run bench -- --quick            indicative run (< 1 min)
+ *   npm run bench                       full run (~6½ min; Express only: < 5 min)
+ *   npm run bench -- --quick            indicative run (~1½ min)
+ *   npm run bench -- --adapter fastify  only one adapter's configurations (a, b; c–g are Express)
  *   npm run bench -- --json out.json    also write the results as JSON (or env BENCH_JSON)
  *   npm run bench -- --tool autocannon  force the load tool (or env BENCH_TOOL); default: wrk if installed
  *   npm run bench -- --wait-idle 120    first wait (up to 120 s) until no other process uses the CPUs
@@ -11,10 +13,11 @@
  *                                       --duration S --rounds N --connections N to change the load
  *   npm run bench -- --profile get      CPU profile of the nestjs-cors server under one load
  *                                       (get | preflight | get-10k | get-1000r | adv-acrh | adv-origin
- *                                       | adv-get-origin; --variant bare|enableCors|nestjs-cors|floor,
- *                                       --compare bare (or variant:load, e.g. nestjs-cors:get): also
- *                                       profile that and print where the extra µs per request go;
- *                                       --seconds N)
+ *                                       | adv-get-origin; --variant bare|enableCors|nestjs-cors|
+ *                                       noop-use|floor, or one of those with -fastify, e.g.
+ *                                       nestjs-cors-fastify; --compare bare (or variant:load, e.g.
+ *                                       nestjs-cors:get): also profile that and print where the extra
+ *                                       µs per request go; --seconds N)
  *
  * Method (field notes §6): every server is its own process, pinned with `taskset -c 0`; the load
  * generator is pinned to core 1; all servers stay up together and the configurations alternate
@@ -32,9 +35,21 @@ import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { allowedOrigin, hitPath, READY_PATH } from './apps/config.js';
+import {
+  allowedOrigin,
+  hitPath,
+  parseVariant,
+  READY_PATH,
+  variantName,
+  VARIANTS as APP_VARIANTS,
+} from './apps/config.js';
 import { parseArgs, usageError } from './lib/args.js';
-import { formatSummary, summarize } from './lib/cpuprofile.js';
+import {
+  formatAllocations,
+  formatSummary,
+  summarize,
+  summarizeAllocations,
+} from './lib/cpuprofile.js';
 import { closeLoad, hasCommand, pickTool, runLoad } from './lib/load.js';
 import { summary } from './lib/stats.js';
 
@@ -46,12 +61,16 @@ const SERVER = join(BENCH, 'apps', 'server.js');
 const USAGE = `
 Usage: npm run bench -- [options]
 
-nestjs-cors vs no CORS vs app.enableCors() (the cors package) vs a raw Express floor, side by side.
-Prints a table; writes JSON to bench/dist/bench-results.json (or --json FILE). See bench/README.md.
+nestjs-cors vs no CORS vs app.enableCors() (the cors package; @fastify/cors on Fastify) vs a raw
+Express floor, side by side, on Express and Fastify. Prints a table and the target ratios of both
+adapters side by side; writes JSON to bench/dist/bench-results.json (or --json FILE). See
+bench/README.md.
 
 Run:
-  --quick                 indicative run, < 1 min (default: full run, < 5 min)
+  --quick                 indicative run, ~1½ min (default: full run, ~6½ min)
   --only LIST             only these scenarios, comma-separated, a–g (e.g. --only b,e)
+  --adapter A             express | fastify | both (default both): the configurations of (a) and
+                          (b) on that adapter; c–g run on Express only
   --json FILE             write the JSON there instead (or env BENCH_JSON)
   --tool wrk|autocannon   the load tool (or env BENCH_TOOL); default: wrk if installed
   --wait-idle S           first wait up to S seconds until no other process uses the CPUs
@@ -68,10 +87,16 @@ Load:
 Profile (CPU profile of one server under one load, then exit):
   --profile LOAD          get | preflight | get-10k | preflight-10k | get-1000r | adv-acrh
                           | adv-origin | adv-get-origin
-  --variant V             bare | enableCors | nestjs-cors | floor (default nestjs-cors)
+  --variant V             bare | enableCors | nestjs-cors | noop-use | floor (default nestjs-cors),
+                          or the Fastify app of one with -fastify: bare-fastify,
+                          enableCors-fastify, nestjs-cors-fastify, noop-use-fastify,
+                          floor-fastify (noop-use: bare + a no-op app.use() middleware;
+                          floor-fastify: static CORS headers in the first onRequest hook)
   --compare V[:LOAD]      also profile variant V (under LOAD) and print where the extra µs go
   --seconds N             seconds of profiled load (default 10)
   --top N                 functions listed (default 20)
+  --alloc                 also sample allocations (bytes/request per function and package) on
+                          a second run of each server without the CPU profiler
                           profiles go to bench/dist/profiles/
 
   -h, --help              print this and exit
@@ -79,14 +104,16 @@ Profile (CPU profile of one server under one load, then exit):
 Examples:
   npm run bench -- --quick --only b
   npm run bench -- --profile get --compare bare
+  npm run bench -- --profile get --variant nestjs-cors-fastify --compare bare-fastify
 `;
 
-const VARIANTS = ['bare', 'enableCors', 'nestjs-cors', 'floor'];
+const VARIANTS = [...APP_VARIANTS, 'floor'];
 const args = parseArgs(process.argv.slice(2), {
   usage: USAGE,
   options: {
     quick: { type: 'boolean' },
     only: { type: 'string' },
+    adapter: { type: 'string', choices: ['express', 'fastify', 'both'] },
     json: { type: 'string' },
     tool: { type: 'string', choices: ['wrk', 'autocannon'] },
     'wait-idle': { type: 'number', min: 0 },
@@ -102,12 +129,16 @@ const args = parseArgs(process.argv.slice(2), {
     compare: { type: 'string' },
     seconds: { type: 'number', integer: true, min: 1 },
     top: { type: 'number', integer: true, min: 1 },
+    alloc: { type: 'boolean' },
   },
 });
-for (const name of ['variant', 'compare', 'seconds', 'top']) {
+for (const name of ['variant', 'compare', 'seconds', 'top', 'alloc']) {
   if (args[name] !== undefined && args.profile === undefined) {
     usageError(`run.js: --${name} applies only with --profile`);
   }
+}
+if (args.adapter !== undefined && args.profile !== undefined) {
+  usageError('run.js: --adapter does not apply with --profile (pick the server with --variant)');
 }
 const quick = args.quick === true;
 const jsonPath = args.json ?? process.env.BENCH_JSON;
@@ -120,6 +151,16 @@ if (unknownScenarios.length > 0) {
   );
 }
 const wants = (scenario) => only === null || only.has(scenario);
+/** `--adapter express|fastify`: that adapter's configurations only (default both). */
+const adapterArg = args.adapter ?? 'both';
+const wantsAdapter = (adapter) => adapterArg === 'both' || adapterArg === adapter;
+/** c–g run on Express only. */
+const wantsExpressOnly = (scenario) => wants(scenario) && wantsAdapter('express');
+if (adapterArg === 'fastify' && only !== null && !only.has('a') && !only.has('b')) {
+  usageError(
+    `run.js: --adapter fastify runs scenarios a and b only (c–g are Express only); --only ${args.only} has neither`,
+  );
+}
 const settings = {
   quick,
   duration: args.duration ?? (quick ? 1 : 3), // seconds per run (wrk: whole seconds)
@@ -309,7 +350,7 @@ function httpRequest(port, { method, path, headers }, timeoutMs = 2000) {
   });
 }
 
-async function startServer(spec, nodeFlags = [], { pin = true } = {}) {
+async function startServer(spec, nodeFlags = [], { pin = true, extraArgs = [] } = {}) {
   const port = await freePort();
   const [cmd, ...pre] = [...(pin ? SERVER_PIN : []), process.execPath];
   const argv = [
@@ -324,6 +365,7 @@ async function startServer(spec, nodeFlags = [], { pin = true } = {}) {
     String(spec.origins),
     '--port',
     String(port),
+    ...extraArgs,
   ];
   const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(child);
@@ -371,9 +413,17 @@ const SERVERS = [
   { id: 'a/bare', variant: 'bare', routes: 10, origins: 10 },
   { id: 'a/enableCors', variant: 'enableCors', routes: 10, origins: 10 },
   { id: 'a/nestjs-cors', variant: 'nestjs-cors', routes: 10, origins: 10 },
+  { id: 'a/bare-fastify', variant: 'bare-fastify', routes: 10, origins: 10 },
+  { id: 'a/nestjs-cors-fastify', variant: 'nestjs-cors-fastify', routes: 10, origins: 10 },
+  { id: 'a/enableCors-fastify', variant: 'enableCors-fastify', routes: 10, origins: 10 },
+  { id: 'a/noop-use-fastify', variant: 'noop-use-fastify', routes: 10, origins: 10 },
+  { id: 'a/floor-fastify', variant: 'floor-fastify', routes: 10, origins: 10 },
   { id: 'b/enableCors', variant: 'enableCors', routes: 10, origins: 10 },
   { id: 'b/nestjs-cors', variant: 'nestjs-cors', routes: 10, origins: 10 },
   { id: 'b/floor', variant: 'floor', routes: 10, origins: 10 },
+  { id: 'b/enableCors-fastify', variant: 'enableCors-fastify', routes: 10, origins: 10 },
+  { id: 'b/nestjs-cors-fastify', variant: 'nestjs-cors-fastify', routes: 10, origins: 10 },
+  { id: 'b/floor-fastify', variant: 'floor-fastify', routes: 10, origins: 10 },
   { id: 'c/enableCors@10k', variant: 'enableCors', routes: 10, origins: 10_000 },
   { id: 'c/nestjs-cors@10k', variant: 'nestjs-cors', routes: 10, origins: 10_000 },
   { id: 'd/bare@1000r', variant: 'bare', routes: 1000, origins: 10 },
@@ -422,6 +472,41 @@ const CONFIGS = [
     expect: { status: 200, acao: true },
   },
   {
+    id: 'a/bare-fastify',
+    scenario: 'a',
+    server: 'a/bare-fastify',
+    req: get,
+    expect: { status: 200, acao: false },
+  },
+  {
+    id: 'a/nestjs-cors-fastify',
+    scenario: 'a',
+    server: 'a/nestjs-cors-fastify',
+    req: get,
+    expect: { status: 200, acao: true },
+  },
+  {
+    id: 'a/enableCors-fastify',
+    scenario: 'a',
+    server: 'a/enableCors-fastify',
+    req: get,
+    expect: { status: 200, acao: true },
+  },
+  {
+    id: 'a/noop-use-fastify',
+    scenario: 'a',
+    server: 'a/noop-use-fastify',
+    req: get,
+    expect: { status: 200, acao: false },
+  },
+  {
+    id: 'a/floor-fastify',
+    scenario: 'a',
+    server: 'a/floor-fastify',
+    req: get,
+    expect: { status: 200, acao: true },
+  },
+  {
     id: 'b/enableCors',
     scenario: 'b',
     server: 'b/enableCors',
@@ -439,6 +524,27 @@ const CONFIGS = [
     id: 'b/floor',
     scenario: 'b',
     server: 'b/floor',
+    req: (s) => preflight(s),
+    expect: { status: 204, acao: true },
+  },
+  {
+    id: 'b/enableCors-fastify',
+    scenario: 'b',
+    server: 'b/enableCors-fastify',
+    req: (s) => preflight(s),
+    expect: { status: 204, acao: true },
+  },
+  {
+    id: 'b/nestjs-cors-fastify',
+    scenario: 'b',
+    server: 'b/nestjs-cors-fastify',
+    req: (s) => preflight(s),
+    expect: { status: 204, acao: true },
+  },
+  {
+    id: 'b/floor-fastify',
+    scenario: 'b',
+    server: 'b/floor-fastify',
     req: (s) => preflight(s),
     expect: { status: 204, acao: true },
   },
@@ -598,13 +704,24 @@ async function waitForIdle(seconds) {
 }
 
 async function loadBench(tool) {
-  retryBudget.left = quick ? 4 : 20;
-  // Retries stop where they would push the run past its time (< 1 min quick, < 5 min full).
-  retryBudget.deadline = t0 + waitedMs + (quick ? 52 : 285) * 1000;
   const servers = {};
+  const adapterOf = (c) =>
+    parseVariant(SERVERS.find((spec) => spec.id === c.server).variant).adapter;
+  // (c) and (d) compare with the Express configurations of (a).
   const needed = CONFIGS.filter(
-    (c) => wants(c.scenario) || (c.scenario === 'a' && (wants('c') || wants('d'))),
+    (c) =>
+      (wants(c.scenario) && wantsAdapter(adapterOf(c))) ||
+      (c.scenario === 'a' &&
+        adapterOf(c) === 'express' &&
+        (wantsExpressOnly('c') || wantsExpressOnly('d'))),
   );
+  if (needed.length === 0) return undefined;
+  retryBudget.left = quick ? 4 : 20;
+  // Retries stop where they would push the run past its time: per configuration ~2.6 s (quick) or
+  // ~16.5 s (full: 5 rounds of 3 s), plus boot, micro and warm-up (all 21 configurations: ~73 s
+  // quick, ~6.9 min full; Express only, 13: 52 s, 4.75 min).
+  retryBudget.deadline =
+    t0 + waitedMs + (quick ? 18 + needed.length * 2.6 : 70 + needed.length * 16.5) * 1000;
   const specs = SERVERS.filter((spec) => needed.some((c) => c.server === spec.id));
   log(`[${elapsed()}] starting ${specs.length} servers (pinned: ${canPin ? 'core 0' : 'no'}) ...`);
   // Boot them on both cores at once, then pin every thread of each to core 0.
@@ -806,39 +923,199 @@ function buildReport(load, boot, micro) {
         : 'n/a',
       ratio: check(id) || note,
     });
-  const addTarget = (scenario, label, shown, op, target, pass) => {
+  const addTarget = (scenario, label, shown, op, target, pass, adapter = 'express') => {
     const t = `${{ '>=': '≥ ', '<=': '≤ ', '<': '< ', '=': '' }[op]}${target}`;
     row(scenario, label, { ratio: shown, target: t, verdict: pass });
-    targets.push({ scenario, label, value: shown, target: t, verdict: pass });
+    targets.push({ scenario, adapter, label, value: shown, target: t, verdict: pass });
   };
   const addInfo = (scenario, label, shown) =>
     row(scenario, label, { ratio: shown, target: 'info' });
-  /** A req/s ratio target, with the CPU-based ratio beside it (and its verdict when it differs). */
-  const ratioTarget = (scenario, label, a, b, target) => {
+  /**
+   * The paired ratio a/b of req/s, with the CPU-based ratio beside it, and against `target` (if
+   * any) its verdict (and the CPU-based verdict when it differs).
+   */
+  const ratioOf = (a, b, target) => {
     const r = pairedRatio(R, a, b);
     const c = pairedCpuRatio(R, a, b);
+    const shown = `${fmtRatio(r)}${c ? ` · ${c.median.toFixed(3)}` : ''}`;
+    if (target === undefined) return { rps: r, cpu: c, shown, verdict: 'info' };
     const v = verdict(r.median, '>=', target);
     const cv = c ? verdict(c.median, '>=', target) : v;
-    const shown = `${fmtRatio(r)}${c ? ` · ${c.median.toFixed(3)}` : ''}`;
     const note = cv !== v ? ` (CPU-based: ${cv})` : noiseNote(r, target);
-    addTarget(scenario, label, shown, '>=', target.toFixed(2), `${v}${note}`);
+    return { rps: r, cpu: c, shown, verdict: `${v}${note}` };
   };
+  /** A req/s ratio target, with the CPU-based ratio beside it (and its verdict when it differs). */
+  const ratioTarget = (scenario, label, a, b, target, adapter = 'express') => {
+    const x = ratioOf(a, b, target);
+    addTarget(scenario, label, x.shown, '>=', target.toFixed(2), x.verdict, adapter);
+  };
+  /** Server CPU µs per request of `a` over `b`: median of the per-round differences. */
+  const cpuOver = (a, b) => {
+    const ca = R[a].cpuRounds;
+    const cb = R[b].cpuRounds;
+    if (ca.some((x) => x === null) || cb.some((x) => x === null)) return null;
+    return summary(ca.map((x, i) => x - cb[i]));
+  };
+  const fmtUs = (x) => (x === null ? 'n/a' : `${x.median >= 0 ? '+' : ''}${x.median.toFixed(1)}`);
 
-  if (has('a/bare', 'a/enableCors', 'a/nestjs-cors')) {
-    const a = '(a) GET, allowed origin';
-    addValue(a, 'bare (no CORS)', 'a/bare');
-    addValue(a, 'enableCors', 'a/enableCors');
-    addValue(a, 'nestjs-cors', 'a/nestjs-cors');
-    ratioTarget(a, 'nestjs-cors / bare', 'a/nestjs-cors', 'a/bare', 0.97);
-    ratioTarget(a, 'nestjs-cors / enableCors', 'a/nestjs-cors', 'a/enableCors', 1);
+  // (a) and (b) on each adapter: the same rows, targets and side-by-side ratios.
+  const ADAPTER_LABEL = { express: 'Express', fastify: 'Fastify' };
+  const id = (scenario, kind, adapter) => `${scenario}/${variantName(kind, adapter)}`;
+  const hasA = (ad) => has(...['bare', 'enableCors', 'nestjs-cors'].map((k) => id('a', k, ad)));
+  const hasB = (ad) =>
+    has(id('b', 'enableCors', ad), id('b', 'nestjs-cors', ad)) &&
+    (ad !== 'express' || has('b/floor'));
+  for (const ad of ['express', 'fastify']) {
+    const on = ad === 'express' ? '' : ` — ${ADAPTER_LABEL[ad]}`;
+    if (hasA(ad)) {
+      const a = `(a) GET, allowed origin${on}`;
+      addValue(a, 'bare (no CORS)', id('a', 'bare', ad));
+      addValue(
+        a,
+        ad === 'fastify' ? 'enableCors (@fastify/cors)' : 'enableCors',
+        id('a', 'enableCors', ad),
+      );
+      addValue(a, 'nestjs-cors', id('a', 'nestjs-cors', ad));
+      const noop = id('a', 'noop-use', ad);
+      if (has(noop)) addValue(a, 'bare + no-op app.use() (middie)', noop);
+      const floorA = id('a', 'floor', ad);
+      if (ad === 'fastify' && has(floorA)) {
+        addValue(a, 'static CORS headers in the first onRequest hook (floor)', floorA);
+      }
+      ratioTarget(
+        a,
+        'nestjs-cors / bare',
+        id('a', 'nestjs-cors', ad),
+        id('a', 'bare', ad),
+        0.97,
+        ad,
+      );
+      ratioTarget(
+        a,
+        'nestjs-cors / enableCors',
+        id('a', 'nestjs-cors', ad),
+        id('a', 'enableCors', ad),
+        1,
+        ad,
+      );
+      if (has(noop)) {
+        addInfo(
+          a,
+          'no-op app.use() / bare (middie alone)',
+          ratioOf(noop, id('a', 'bare', ad)).shown,
+        );
+      }
+      if (ad === 'fastify' && has(floorA)) {
+        addInfo(a, 'floor / bare (the cheapest CORS)', ratioOf(floorA, id('a', 'bare', ad)).shown);
+        addInfo(a, 'nestjs-cors / floor', ratioOf(id('a', 'nestjs-cors', ad), floorA).shown);
+      }
+      const over = (k) => fmtUs(cpuOver(id('a', k, ad), id('a', 'bare', ad)));
+      const extra = [
+        ...(has(noop) ? [['no-op use()', 'noop-use']] : []),
+        ...(ad === 'fastify' && has(floorA) ? [['floor', 'floor']] : []),
+      ];
+      addInfo(
+        a,
+        `CPU µs/req over bare: nestjs-cors, enableCors${extra.map(([l]) => `, ${l}`).join('')}`,
+        `${over('nestjs-cors')}, ${over('enableCors')}${extra.map(([, k]) => `, ${over(k)}`).join('')}`,
+      );
+    }
+    if (hasB(ad)) {
+      const b = `(b) preflight (PUT, content-type)${on}`;
+      addValue(
+        b,
+        ad === 'fastify' ? 'enableCors (@fastify/cors)' : 'enableCors',
+        id('b', 'enableCors', ad),
+      );
+      addValue(b, 'nestjs-cors', id('b', 'nestjs-cors', ad));
+      if (ad === 'express') addValue(b, 'raw Express static 204 (floor)', 'b/floor');
+      const floorB = id('b', 'floor', ad);
+      if (ad === 'fastify' && has(floorB)) {
+        addValue(b, 'static 204 in the first onRequest hook (floor)', floorB);
+      }
+      ratioTarget(
+        b,
+        'nestjs-cors / enableCors',
+        id('b', 'nestjs-cors', ad),
+        id('b', 'enableCors', ad),
+        1,
+        ad,
+      );
+      if (ad === 'express') ratioTarget(b, 'nestjs-cors / floor', 'b/nestjs-cors', 'b/floor', 0.85);
+      if (ad === 'fastify' && has(floorB)) {
+        addInfo(b, 'nestjs-cors / floor', ratioOf(id('b', 'nestjs-cors', ad), floorB).shown);
+      }
+    }
   }
-  if (has('b/enableCors', 'b/nestjs-cors', 'b/floor')) {
-    const b = '(b) preflight (PUT, content-type)';
-    addValue(b, 'enableCors', 'b/enableCors');
-    addValue(b, 'nestjs-cors', 'b/nestjs-cors');
-    addValue(b, 'raw Express static 204 (floor)', 'b/floor');
-    ratioTarget(b, 'nestjs-cors / enableCors', 'b/nestjs-cors', 'b/enableCors', 1);
-    ratioTarget(b, 'nestjs-cors / floor', 'b/nestjs-cors', 'b/floor', 0.85);
+  // The target ratios of both adapters side by side (also in the JSON).
+  const SIDE = [
+    { label: 'GET: nestjs-cors / bare', scenario: 'a', a: 'nestjs-cors', b: 'bare', target: 0.97 },
+    {
+      label: 'GET: nestjs-cors / enableCors',
+      scenario: 'a',
+      a: 'nestjs-cors',
+      b: 'enableCors',
+      target: 1,
+    },
+    {
+      label: 'preflight: nestjs-cors / enableCors',
+      scenario: 'b',
+      a: 'nestjs-cors',
+      b: 'enableCors',
+      target: 1,
+    },
+    // The floors: Express's answers preflights only; target on Express only.
+    {
+      label: 'preflight: nestjs-cors / floor',
+      scenario: 'b',
+      a: 'nestjs-cors',
+      b: 'floor',
+      target: { express: 0.85 },
+    },
+    { label: 'GET: nestjs-cors / floor', scenario: 'a', a: 'nestjs-cors', b: 'floor' },
+    { label: 'GET: enableCors / bare', scenario: 'a', a: 'enableCors', b: 'bare' },
+    { label: 'GET: floor / bare', scenario: 'a', a: 'floor', b: 'bare' },
+    { label: 'GET: no-op app.use() / bare', scenario: 'a', a: 'noop-use', b: 'bare' },
+  ];
+  const sideBySide = [];
+  for (const x of SIDE) {
+    const targetOn = (ad) => (typeof x.target === 'number' ? x.target : x.target?.[ad]);
+    const shownTarget = (t) => (t === undefined ? 'info' : `≥ ${t.toFixed(2)}`);
+    const entry = {
+      label: x.label,
+      target:
+        typeof x.target === 'object'
+          ? Object.entries(x.target)
+              .map(([ad, t]) => `${shownTarget(t)} (${ADAPTER_LABEL[ad]})`)
+              .join(', ')
+          : shownTarget(x.target),
+    };
+    let any = false;
+    for (const ad of ['express', 'fastify']) {
+      const ia = id(x.scenario, x.a, ad);
+      const ib = id(x.scenario, x.b, ad);
+      if (!has(ia, ib)) continue;
+      any = true;
+      const r = ratioOf(ia, ib, targetOn(ad));
+      entry[ad] = { rps: r.rps, cpu: r.cpu, shown: r.shown, verdict: r.verdict };
+    }
+    if (any) sideBySide.push(entry);
+  }
+  for (const [k, label] of [
+    ['nestjs-cors', 'GET: CPU µs/req over bare, nestjs-cors'],
+    ['enableCors', 'GET: CPU µs/req over bare, enableCors'],
+    ['floor', 'GET: CPU µs/req over bare, floor'],
+    ['noop-use', 'GET: CPU µs/req over bare, no-op app.use()'],
+  ]) {
+    const entry = { label, target: 'info' };
+    let any = false;
+    for (const ad of ['express', 'fastify']) {
+      if (!has(id('a', k, ad), id('a', 'bare', ad))) continue;
+      any = true;
+      const d = cpuOver(id('a', k, ad), id('a', 'bare', ad));
+      entry[ad] = { cpuUs: d, shown: d === null ? 'n/a' : `${fmtUs(d)} µs`, verdict: 'info' };
+    }
+    if (any) sideBySide.push(entry);
   }
   if (has('a/enableCors', 'a/nestjs-cors', 'c/enableCors@10k', 'c/nestjs-cors@10k')) {
     const c = '(c) GET, 10,000 exact origins (last listed)';
@@ -999,7 +1276,7 @@ function buildReport(load, boot, micro) {
       addInfo(g, `${id}: nestjs-cors / cors (ns)`, `${(n / c).toFixed(3)}`);
     }
   }
-  return { rows, targets };
+  return { rows, targets, sideBySide };
 }
 
 function renderTable(rows) {
@@ -1015,6 +1292,22 @@ function renderTable(rows) {
     out.push(line(shown));
   }
   return out.join('\n');
+}
+
+/** The side-by-side ratios: one row per ratio, a column per adapter. */
+function renderSideBySide(entries) {
+  const cell = (x) =>
+    x === undefined ? '—' : x.verdict === 'info' ? x.shown : `${x.shown} ${x.verdict}`;
+  const cols = ['Ratio', 'Target', 'Express', 'Fastify'];
+  const rows = entries.map((e) => [e.label, e.target, cell(e.express), cell(e.fastify)]);
+  const all = [cols, ...rows];
+  const widths = cols.map((_, i) => Math.max(...all.map((r) => String(r[i]).length)));
+  const line = (r) => `| ${r.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
+  return [
+    line(cols),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1049,7 +1342,80 @@ async function profileOne(tool, name, p, variant, seconds) {
   ].join('\n');
   writeFileSync(join(dir, 'summary.txt'), `${text}\n`);
   writeFileSync(join(dir, 'summary.json'), JSON.stringify(s, null, 2));
-  return { summary: s, requests: r.requests, text, dir };
+  const alloc = args.alloc === true ? await allocOne(tool, name, p, variant, seconds, dir) : null;
+  return {
+    summary: s,
+    requests: r.requests,
+    text: alloc === null ? text : `${text}\n\n${alloc.text}`,
+    dir,
+    alloc,
+  };
+}
+
+/**
+ * `--alloc`: the same load on a fresh server (no CPU profiler) whose allocations are sampled
+ * (V8's sampling heap profiler, collected objects included) over the measured window only.
+ */
+async function allocOne(tool, name, p, variant, seconds, dir) {
+  const file = join(dir, 'alloc.heapprofile');
+  const server = await startServer(
+    { id: `${variant}-alloc`, variant, routes: p.routes, origins: p.origins },
+    [],
+    { extraArgs: ['--alloc-profile', file] },
+  );
+  const req = p.req(server);
+  await loadOnce(tool, server, req, 2);
+  server.child.kill('SIGUSR2');
+  await sleep(200); // the sampler starts on the server's next turn
+  const r = await loadOnce(tool, server, req, seconds);
+  await stopServer(server);
+  if (!existsSync(file)) throw new Error(`no allocation profile written:\n${server.stderr()}`);
+  const a = summarizeAllocations(file, r.requests);
+  const text = [
+    `allocation profile: ${variant}, load "${name}", ${seconds} s, ${fmtInt(r.rps)} req/s (sampler on)`,
+    `file: ${relative(ROOT, file)}`,
+    formatAllocations(a, { top: args.top ?? 20 }),
+  ].join('\n');
+  writeFileSync(join(dir, 'alloc-summary.json'), JSON.stringify(a, null, 2));
+  return { summary: a, text };
+}
+
+/** Where the extra bytes per request of `a` over `b` are allocated: per owner and function. */
+function formatAllocDiff(a, b, aName, bName, top) {
+  const lines = [
+    `allocated per request: ${aName} ${a.perRequest.toFixed(0)} B, ${bName} ${b.perRequest.toFixed(0)} B, Δ ${(a.perRequest - b.perRequest).toFixed(0)} B`,
+    `Δ bytes/request by owner (${aName} − ${bName}):`,
+  ];
+  const owners = new Map();
+  for (const [run, sign] of [
+    [a, 1],
+    [b, -1],
+  ]) {
+    for (const o of run.byOwner)
+      owners.set(o.owner, (owners.get(o.owner) ?? 0) + sign * o.perRequest);
+  }
+  for (const [o, d] of [...owners].sort((x, y) => Math.abs(y[1]) - Math.abs(x[1])).slice(0, 12)) {
+    lines.push(`  ${d >= 0 ? '+' : ''}${d.toFixed(0).padStart(6)}  ${o}`);
+  }
+  const fns = new Map();
+  for (const [run, sign] of [
+    [a, 1],
+    [b, -1],
+  ]) {
+    for (const f of run.functions) {
+      const k = `${f.name} ${f.where}`;
+      const e = fns.get(k) ?? { f, d: 0 };
+      e.d += sign * f.perRequest;
+      fns.set(k, e);
+    }
+  }
+  lines.push('functions by Δ bytes/request:');
+  for (const { f, d } of [...fns.values()].sort((x, y) => y.d - x.d).slice(0, top)) {
+    lines.push(
+      `  ${d >= 0 ? '+' : ''}${d.toFixed(0).padStart(6)}  ${f.name.slice(0, 36).padEnd(36)} ${f.where}`,
+    );
+  }
+  return lines.join('\n');
 }
 
 /** Where the extra time of `a` over `b` goes: owned and self µs per request, per function. */
@@ -1082,8 +1448,11 @@ function formatDiff(a, b, aName, bName, top) {
   });
   const busyA = (a.summary.busyMs * 1000) / a.requests;
   const busyB = (b.summary.busyMs * 1000) / b.requests;
+  const netA = busyA - (a.summary.socketWriteMs * 1000) / a.requests;
+  const netB = busyB - (b.summary.socketWriteMs * 1000) / b.requests;
   const lines = [
     `profiled CPU per request: ${aName} ${busyA.toFixed(1)} µs, ${bName} ${busyB.toFixed(1)} µs, Δ ${(busyA - busyB).toFixed(1)} µs (profiler on: absolute values inflated, differences indicative)`,
+    `  without the socket write syscalls (kernel loopback work, which varies between runs by several µs): ${netA.toFixed(1)} µs, ${netB.toFixed(1)} µs, Δ ${(netA - netB).toFixed(1)} µs`,
     `Δ by owner (µs/request, ${aName} − ${bName}):`,
   ];
   const owners = new Map();
@@ -1127,7 +1496,10 @@ async function profileMode(tool) {
     const b = await profileOne(tool, otherLoad, q, otherVariant, seconds);
     const aName = `${variant}/${name}`;
     const bName = `${otherVariant}/${otherLoad}`;
-    const diff = formatDiff(a, b, aName, bName, args.top ?? 20);
+    let diff = formatDiff(a, b, aName, bName, args.top ?? 20);
+    if (a.alloc !== null && b.alloc !== null) {
+      diff += `\n${formatAllocDiff(a.alloc.summary, b.alloc.summary, aName, bName, args.top ?? 20)}`;
+    }
     process.stdout.write(`\n=== ${aName} vs ${bName} ===\n${diff}\n`);
     writeFileSync(join(a.dir, `diff-vs-${otherVariant}-${otherLoad}.txt`), `${diff}\n`);
   }
@@ -1176,21 +1548,28 @@ async function main() {
     nest: pkgVersion('@nestjs/core'),
     express: pkgVersion('express'),
     cors: pkgVersion('cors'),
+    adapters: adapterArg === 'both' ? ['express', 'fastify'] : [adapterArg],
+    fastify: pkgVersion('fastify'),
+    platformFastify: pkgVersion('@nestjs/platform-fastify'),
+    fastifyCors: pkgVersion('@fastify/cors'),
+    middie: pkgVersion('@fastify/middie'),
+    findMyWay: pkgVersion('find-my-way'),
     cpu: `${cpus.length} × ${cpus[0]?.model ?? '?'}`,
     os: `${os.type()} ${os.release()}`,
     busyAtStart: busy,
     builtNow: built,
   };
-  if (wants('f')) log(`[${elapsed()}] boot (f): ${settings.bootSamples} samples per variant ...`);
-  const boot = wants('f') ? bootBench() : undefined;
-  if (wants('g') || wants('e')) log(`[${elapsed()}] micro (g, e) ...`);
-  const micro = wants('g') || wants('e') ? microBench() : undefined;
+  if (wantsExpressOnly('f'))
+    log(`[${elapsed()}] boot (f): ${settings.bootSamples} samples per variant ...`);
+  const boot = wantsExpressOnly('f') ? bootBench() : undefined;
+  if (wantsExpressOnly('g') || wantsExpressOnly('e')) log(`[${elapsed()}] micro (g, e) ...`);
+  const micro = wantsExpressOnly('g') || wantsExpressOnly('e') ? microBench() : undefined;
   const load =
     only === null || [...only].some((s) => 'abcde'.includes(s)) ? await loadBench(tool) : undefined;
   meta.seconds = (Date.now() - t0 - waitedMs) / 1000;
   meta.waitedForIdleSeconds = waitedMs / 1000;
 
-  const { rows, targets } = buildReport(load, boot, micro);
+  const { rows, targets, sideBySide } = buildReport(load, boot, micro);
   const lowCpu = Object.entries(load?.results ?? {}).filter(([, r]) =>
     r.serverCpu.some((c) => c !== null && c < CPU_OK),
   );
@@ -1198,8 +1577,9 @@ async function main() {
     `nestjs-cors bench (${meta.mode}${quick ? ', indicative only: 1 s runs, 2 rounds' : ''}) — ${meta.date}`,
     `load: ${meta.tool}, ${meta.connections} connections, ${meta.duration} s × ${meta.rounds} measured rounds, alternating (${meta.warmup}); median of rounds, spread = (max − min) / median`,
     `pinning: ${meta.pinning}`,
-    `machine: ${meta.cpu}, ${meta.os}; node ${meta.node}, @nestjs/core ${meta.nest}, express ${meta.express}, cors ${meta.cors}`,
+    `machine: ${meta.cpu}, ${meta.os}; node ${meta.node}, @nestjs/core ${meta.nest}, express ${meta.express}, cors ${meta.cors}; fastify ${meta.fastify}, @nestjs/platform-fastify ${meta.platformFastify}, @fastify/cors ${meta.fastifyCors}, @fastify/middie ${meta.middie}, find-my-way ${meta.findMyWay}`,
     `apps: one server process per configuration; 10 routes (5 paths × GET+PUT) unless noted, hit /api/items{middle}/42; CORS options: 10 exact origins (request from the last), credentials, methods, allowedHeaders, exposedHeaders, maxAge 600; servers not being measured are paused (SIGSTOP)`,
+    `adapters: ${meta.adapters.join(', ')}${wantsAdapter('fastify') ? ' (Fastify: new FastifyAdapter() with its defaults; enableCors = @fastify/cors; "no-op app.use()" = bare + one middleware that only calls next(), i.e. what going through middie costs; floor = bare + static CORS headers written by the adapter\'s first onRequest hook, no middie); (c)–(g) run on Express only' : ''}`,
   ];
   if (busyNote) header.push(busyNote);
   if (tool.name === 'autocannon') {
@@ -1225,12 +1605,17 @@ async function main() {
   }
   const table = renderTable(rows);
   const misses = targets.filter((t) => t.verdict.startsWith('MISS'));
-  const footer = `targets: ${targets.length - misses.length} PASS, ${misses.length} MISS${misses.length ? ` (${misses.map((m) => `${m.scenario.slice(0, 3)} ${m.label}`).join('; ')})` : ''} — total ${meta.seconds.toFixed(0)} s${waitedMs > 1000 ? ` (+ ${(waitedMs / 1000).toFixed(0)} s waiting for an idle machine)` : ''}`;
-  process.stdout.write(`${header.join('\n')}\n\n${table}\n\n${footer}\n`);
+  const footer = `targets: ${targets.length - misses.length} PASS, ${misses.length} MISS${misses.length ? ` (${misses.map((m) => `${m.scenario.slice(0, 3)}${m.adapter === 'fastify' ? ' Fastify' : ''} ${m.label}`).join('; ')})` : ''} — total ${meta.seconds.toFixed(0)} s${waitedMs > 1000 ? ` (+ ${(waitedMs / 1000).toFixed(0)} s waiting for an idle machine)` : ''}`;
+  const side =
+    sideBySide.length === 0
+      ? ''
+      : `Express and Fastify side by side (ratio of req/s: median of per-round ratios [range] · CPU-based; verdict):\n${renderSideBySide(sideBySide)}\n\n`;
+  process.stdout.write(`${header.join('\n')}\n\n${table}\n\n${side}${footer}\n`);
 
   const json = {
     meta,
     targets,
+    sideBySide,
     table: rows,
     load: load?.results,
     rss: load?.rss,

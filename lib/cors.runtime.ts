@@ -3,7 +3,14 @@
  * known (from `configure()`), mounts the middleware, and swaps in a new table on a live origin
  * update. Internal: apps talk to `CorsService`.
  */
-import { Inject, Injectable, Logger, type CanActivate, type HttpServer } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type CanActivate,
+  type HttpServer,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import {
   ApplicationConfig,
   HttpAdapterHost,
@@ -21,10 +28,7 @@ import {
   type CorsConfigProblem,
   pathPlace,
   policyPlace,
-  problemKey,
-  ProblemList,
 } from './engine/errors.js';
-import { OriginRuleCache } from './engine/origin-rule.js';
 import { corsAdapterFor, type CorsAdapter } from './http/adapter.js';
 import { CorsMiddleware } from './http/cors-middleware.js';
 import type {
@@ -32,18 +36,23 @@ import type {
   CorsModuleOptions,
   CorsPolicyOptions,
 } from './interfaces/cors-options.interface.js';
+import { OriginOwners, type LiveUpdate, type OriginsInForce } from './live/origin-owners.js';
+import type { OriginSource, OriginSourceStatus } from './live/origin-source.js';
+import { OriginSync } from './live/origin-sync.js';
 import { collectNestRoutes } from './routing/nest-routes.js';
-import { PolicyResolver } from './routing/policy-resolver.js';
+import { PolicyResolver, type OriginDeclaration } from './routing/policy-resolver.js';
 import { PolicyTable, type TableRoute } from './routing/policy-table.js';
 
 @Injectable()
-export class CorsRuntime {
+export class CorsRuntime implements OnModuleDestroy {
   readonly logger = new Logger('Cors');
   private middleware: CorsMiddleware | undefined;
   private started = false;
   private mounted = false;
-  /** Policies whose `origin` comes from the module defaults (key '') or a named policy. */
-  private originOwners = new Map<string, Set<CorsPolicy>>();
+  /** The origins of the module defaults (key '') and of each named policy with its own. */
+  private owners: OriginOwners | undefined;
+  /** The sync of each key whose origins come from a source (keys may share one). */
+  private readonly syncs = new Map<string, OriginSync>();
 
   constructor(
     @Inject(CORS_MODULE_OPTIONS) private readonly options: CorsModuleOptions,
@@ -90,7 +99,6 @@ export class CorsRuntime {
       const conflict = conflictingCors(adapter);
       if (conflict !== undefined) throw new CorsConfigError([conflict]);
     });
-    this.originOwners = resolver.originOwners;
     const table = PolicyTable.build(
       routes,
       resolver.fallback,
@@ -99,10 +107,75 @@ export class CorsRuntime {
     );
     this.mount(adapter);
     this.middleware?.use(table);
+    this.owners = new OriginOwners(resolver.originOwners, resolver.originDeclarations, (replace) =>
+      this.swapPolicies(replace),
+    );
+    // No request is served before `configure()` returns: the first loads land before any.
+    await this.startOriginSources(resolver.originDeclarations);
     // Global guards are read when routes are registered, right after `configure()`. Only an app
     // with an enforcing policy gets one: the others pay nothing per request.
     if (table.enforces) this.applicationConfig.addGlobalGuard(guard);
-    if (this.options?.debug === true) this.logger.log(`CORS policy table:\n${formatTable(table)}`);
+    if (this.options?.debug === true) {
+      this.logger.log(`CORS policy table:\n${formatTable(this.table ?? table)}`);
+    }
+  }
+
+  /** Stops every origin source (timers, subscriptions, the source's own connections). */
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([...new Set(this.syncs.values())].map((sync) => sync.stop()));
+  }
+
+  /**
+   * One sync per distinct source: the first loads (all of them; any failure fails the boot with
+   * every problem), then the subscriptions and periodic checks.
+   */
+  private async startOriginSources(
+    declarations: ReadonlyMap<string, OriginDeclaration>,
+  ): Promise<void> {
+    const keysOf = new Map<OriginSource, string[]>();
+    for (const [key, { source }] of declarations) {
+      if (source !== undefined) keysOf.set(source, [...(keysOf.get(source) ?? []), key]);
+    }
+    const syncs = [...keysOf].map(([source, keys]) => {
+      const place = declarations.get(keys[0])!.place;
+      const sync = new OriginSync(
+        source,
+        place,
+        (entries, strict) => this.applyLive(keys, entries, strict),
+        this.logger,
+      );
+      for (const key of keys) this.syncs.set(key, sync);
+      return sync;
+    });
+    const booted = await Promise.allSettled(syncs.map((sync) => sync.boot()));
+    const failures = booted.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+    if (failures.length > 0) {
+      await Promise.all(syncs.map((sync) => sync.stop()));
+      throw mergeConfigErrors(failures);
+    }
+    await Promise.all(syncs.map((sync) => sync.watch()));
+  }
+
+  /** A source's list, swapped in for every key that takes its origins from that source. */
+  private applyLive(
+    keys: readonly string[],
+    entries: readonly unknown[],
+    strict: boolean,
+  ): LiveUpdate {
+    const skipped: CorsConfigProblem[] = [];
+    const warnings: CorsConfigProblem[] = [];
+    for (const key of keys) {
+      const update = this.owners!.setLive(key, entries, strict);
+      skipped.push(...update.skipped);
+      warnings.push(...update.warnings);
+    }
+    return { skipped, warnings };
+  }
+
+  /** Swaps in a table where `replace` maps each old policy to its new one. */
+  private swapPolicies(replace: ReadonlyMap<CorsPolicy, CorsPolicy>): void {
+    const table = this.table;
+    if (table !== undefined) this.middleware?.use(table.withPolicies(replace));
   }
 
   /** Every route Nest registers, with the effective policy of its `@Cors` values. */
@@ -145,40 +218,52 @@ export class CorsRuntime {
    * problem it throws `CorsConfigError` and the table in force stays.
    */
   setOrigins(origin: CorsPolicyOptions['origin'], policy?: string): void {
-    if (policy !== undefined) this.checkNamedPolicy(policy);
-    const declared = policy === undefined ? MODULE_PLACE : policyPlace(policy);
-    const place = { where: `${declared.where} (setOrigins)`, source: declared.source };
-    const owners = this.originOwners.get(policy ?? '') ?? new Set<CorsPolicy>();
-    const problems = new ProblemList();
-    const rules = new OriginRuleCache();
-    const replace = new Map<CorsPolicy, CorsPolicy>();
-    for (const owner of owners)
-      replace.set(owner, owner.withOrigins(origin, place, problems, rules));
-    // Every owner reports the same problem of the same list: once each.
-    const once = (list: typeof problems.errors) => [
-      ...new Map(list.map((p) => [problemKey(p), p])).values(),
-    ];
-    if (problems.errors.length > 0) throw new CorsConfigError(once(problems.errors));
-    const table = this.table;
-    if (table !== undefined) this.middleware?.use(table.withPolicies(replace));
-    this.originOwners = remapOwners(this.originOwners, replace);
-    for (const warning of once(problems.warnings)) {
-      this.logger.warn(`${warning.where}: ${warning.message}`);
-    }
-  }
-
-  private checkNamedPolicy(name: string): void {
-    const declared = this.options?.policies?.[name];
-    const place = policyPlace(name);
-    if (declared === undefined) {
-      throw new CorsConfigError([configProblem(place, 'unknown-policy', 'unknown policy', name)]);
-    }
-    if (declared.origin === undefined) {
+    if (policy !== undefined && !this.ownsOrigins(policy)) {
       const message =
         "declares no origin of its own: its routes use the module's origins. Call setOrigins(list) without a policy name, or give the policy an origin";
-      throw new CorsConfigError([configProblem(place, 'policy-without-origin', message, name)]);
+      throw new CorsConfigError([
+        configProblem(policyPlace(policy), 'policy-without-origin', message, policy),
+      ]);
     }
+    const declared = policy === undefined ? MODULE_PLACE : policyPlace(policy);
+    const place = { where: `${declared.where} (setOrigins)`, source: declared.source };
+    const warnings = this.owners?.setStatic(policy ?? '', origin, place) ?? [];
+    for (const warning of warnings) this.logger.warn(`${warning.where}: ${warning.message}`);
   }
+
+  /** The origins in force (static and live) of the module defaults or of a named policy. */
+  origins(policy?: string): OriginsInForce {
+    return this.owners?.originsOf(this.originKey(policy)) ?? [];
+  }
+
+  /** The state of the origin source behind the module defaults or a named policy, if any. */
+  originSourceStatus(policy?: string): OriginSourceStatus | undefined {
+    return this.syncs.get(this.originKey(policy))?.status;
+  }
+
+  /** Where the origins of `policy` are declared: its own name, or '' (the module's). */
+  private originKey(policy: string | undefined): string {
+    if (policy === undefined) return '';
+    return this.ownsOrigins(policy) ? policy : '';
+  }
+
+  /** Does the named policy declare origins of its own? Throws for an unknown name. */
+  private ownsOrigins(name: string): boolean {
+    const declared = this.options?.policies?.[name];
+    if (declared === undefined) {
+      const place = policyPlace(name);
+      throw new CorsConfigError([configProblem(place, 'unknown-policy', 'unknown policy', name)]);
+    }
+    return declared.origin !== undefined || declared.originSource !== undefined;
+  }
+}
+
+/** The problems of several boot failures as one error (any other error as it is). */
+function mergeConfigErrors(failures: readonly unknown[]): Error {
+  if (!failures.every((f) => f instanceof CorsConfigError)) {
+    return failures.find((f) => !(f instanceof CorsConfigError)) as Error;
+  }
+  return new CorsConfigError(failures.flatMap((f) => (f as CorsConfigError).problems));
 }
 
 /** What only the adapter can check: a leftover CORS middleware, `paths` the router cannot parse. */
@@ -206,15 +291,6 @@ function conflictingCors(adapter: CorsAdapter): CorsConfigProblem | undefined {
     'conflicting-cors-middleware',
     'app.enableCors() (or the cors option of NestFactory.create, or app.use(cors())) is mounted too: it would answer every preflight before this module and override its headers. Delete it: CorsModule replaces it (the same options object goes to CorsModule.forRoot)',
   );
-}
-
-function remapOwners(
-  owners: ReadonlyMap<string, Set<CorsPolicy>>,
-  replace: ReadonlyMap<CorsPolicy, CorsPolicy>,
-): Map<string, Set<CorsPolicy>> {
-  const next = new Map<string, Set<CorsPolicy>>();
-  for (const [key, set] of owners) next.set(key, new Set([...set].map((p) => replace.get(p) ?? p)));
-  return next;
 }
 
 function formatTable(table: PolicyTable): string {

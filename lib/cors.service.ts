@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { CorsRuntime } from './cors.runtime.js';
 import type { CorsPolicy } from './engine/cors-policy.js';
 import type { CorsPolicyOptions } from './interfaces/cors-options.interface.js';
+import type { OriginsInForce } from './live/origin-owners.js';
+import type { OriginSourceStatus } from './live/origin-source.js';
 
 /** One row of the policy report: a route and its effective policy. */
 export interface CorsRouteReport {
@@ -13,7 +15,10 @@ export interface CorsRouteReport {
   policy: ReturnType<CorsPolicy['describe']> | null;
 }
 
-/** What an app asks the module at run time: the policy report and live origin lists. */
+/**
+ * What an app asks the module at run time: the policy report, live origin lists, and the state
+ * of their sources.
+ */
 @Injectable()
 export class CorsService {
   constructor(private readonly runtime: CorsRuntime) {}
@@ -40,8 +45,27 @@ export class CorsService {
    * declares its own `origin`, on every route that takes its origins from there (tenants added to
    * a database). Validated first (credentials rules included); on any problem it throws
    * `CorsConfigError` and the old list stays. Requests see the old or the new list, never a mix.
+   * With an `originSource`, this replaces the static list; the live origins stay added to it.
    */
   setOrigins(origin: CorsPolicyOptions['origin'], policy?: string): void {
     this.runtime.setOrigins(origin, policy);
+  }
+
+  /**
+   * The origins in force now for the module defaults (no `policy`) or a named policy (a policy
+   * without origins of its own has the module's): static and live together, canonical, patterns
+   * as written; `'*'`, `'reflect'` or `'function'` when not a list; `[]` when none is allowed.
+   */
+  origins(policy?: string): OriginsInForce {
+    return this.runtime.origins(policy);
+  }
+
+  /**
+   * For health checks: the state of the `originSource` behind the module defaults or a named
+   * policy (undefined without one). `failingSince` is set while the store cannot be read (the
+   * last good list stays in force); `skipped` lists the store's invalid entries.
+   */
+  originSourceStatus(policy?: string): OriginSourceStatus | undefined {
+    return this.runtime.originSourceStatus(policy);
   }
 }

@@ -13,8 +13,16 @@ export {
 export type {
   CorsDecoratorValue,
   CorsModuleOptions,
+  CorsNamedPolicyOptions,
   CorsOriginCallback,
   CorsOriginFunction,
   CorsPolicyOptions,
   CorsStaticOrigin,
 } from './interfaces/cors-options.interface.js';
+export type { OriginsInForce } from './live/origin-owners.js';
+export type {
+  OriginSnapshot,
+  OriginSource,
+  OriginSourceStatus,
+  OriginUnsubscribe,
+} from './live/origin-source.js';

@@ -1,7 +1,35 @@
 /**
- * What every bench app shares: the CORS options (identical for `app.enableCors()` and
- * `CorsModule.forRoot()`), the origin lists, the route table and the requests of each scenario.
+ * What every bench app shares: the variant names, the CORS options (identical for
+ * `app.enableCors()` and `CorsModule.forRoot()`), the origin lists, the route table and the
+ * requests of each scenario.
  */
+
+/** The CORS setups, each on either adapter. */
+export const CORS_KINDS = ['bare', 'enableCors', 'nestjs-cors', 'noop-use'];
+export const ADAPTERS = ['express', 'fastify'];
+/**
+ * Every Nest app variant; `floor` (a raw Express app, apps/floor.js) is not one of them, while
+ * `floor-fastify` is: a bare Fastify Nest app whose first onRequest hook writes static CORS headers.
+ */
+export const VARIANTS = [
+  ...ADAPTERS.flatMap((adapter) => CORS_KINDS.map((kind) => variantName(kind, adapter))),
+  'floor-fastify',
+];
+
+/** `nestjs-cors` + `fastify` → `nestjs-cors-fastify`; Express has no suffix. */
+export function variantName(kind, adapter) {
+  return adapter === 'express' ? kind : `${kind}-${adapter}`;
+}
+
+/** `nestjs-cors-fastify` → { kind: 'nestjs-cors', adapter: 'fastify' }. */
+export function parseVariant(variant) {
+  for (const adapter of ADAPTERS.slice(1)) {
+    if (variant.endsWith(`-${adapter}`)) {
+      return { kind: variant.slice(0, -adapter.length - 1), adapter };
+    }
+  }
+  return { kind: variant, adapter: 'express' };
+}
 
 /** `n` exact allowed origins: https://app0.example.com … */
 export function originList(n) {

@@ -12,7 +12,9 @@ export type CorsProblemSource =
   | { readonly kind: 'module' }
   | { readonly kind: 'policy'; readonly name: string }
   | { readonly kind: 'route'; readonly controller: string; readonly handler?: string }
-  | { readonly kind: 'path'; readonly path: string };
+  | { readonly kind: 'path'; readonly path: string }
+  /** A shared store of live origins (`RedisOriginSource.add()` validates against it). */
+  | { readonly kind: 'origin-source'; readonly name: string };
 
 /**
  * The kind of a configuration problem: stable, for programs (the message is for people).
@@ -35,6 +37,16 @@ export type CorsProblemSource =
  * - `invalid-decorator-value`: `@Cors()` got something other than options, a name or `false`.
  * - `policy-without-origin`: a live origin update targets a policy that declares no `origin`
  *   of its own (reserved for `CorsService.setOrigins`).
+ *
+ * Live origin sources (`originSource`)
+ * - `invalid-origin-source`: `originSource` is not an object with a `load()` function, or one of
+ *   its settings (`pollMs`, `timeoutMs`, `onBootFailure`, `subscribe`, `version`, `close`) is
+ *   invalid.
+ * - `origin-source-needs-list`: `originSource` next to an `origin` that is not a list (`'*'`,
+ *   `true`, a function): live origins are added to a list.
+ * - `origin-source-inline`: `originSource` in `@Cors()` or a `paths` entry: it belongs to the
+ *   module options or a named policy.
+ * - `origin-source-unavailable`: the first load of an origin source failed at boot.
  *
  * Origins
  * - `invalid-origin`: `origin` is not a string, RegExp, boolean, array or function (`null`, a number).
@@ -88,6 +100,10 @@ export type CorsProblemCode =
   | 'unknown-policy'
   | 'invalid-decorator-value'
   | 'policy-without-origin'
+  | 'invalid-origin-source'
+  | 'origin-source-needs-list'
+  | 'origin-source-inline'
+  | 'origin-source-unavailable'
   | 'invalid-origin'
   | 'invalid-origin-item'
   | 'empty-origin-list'
@@ -260,6 +276,8 @@ export function sourceKey(source: CorsProblemSource): string {
       return `route:${source.controller}:${source.handler ?? ''}`;
     case 'path':
       return `path:${source.path}`;
+    case 'origin-source':
+      return `origin-source:${source.name}`;
   }
 }
 

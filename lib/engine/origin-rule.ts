@@ -16,8 +16,9 @@ import {
 import {
   MAX_ORIGIN_LENGTH,
   matchesPattern,
-  parseConfiguredOrigin,
+  parseOriginEntry,
   scanSerializedOrigin,
+  type OriginEntryParse,
   type ParsedOriginEntry,
 } from './origin.js';
 import { describeValue } from './tokens.js';
@@ -135,12 +136,13 @@ export class OriginRule {
     problems: ProblemList,
     sink: CorsErrorSink = defaultErrorSink,
     runtime: OriginRuntime = {},
+    parsed?: ParseCache,
   ): OriginRule {
     const settings: Required<OriginRuntime> = {
       timeoutMs: runtime.timeoutMs ?? DEFAULT_ORIGIN_TIMEOUT_MS,
       label: runtime.label ?? where.where,
     };
-    const [mode, parts] = compileOrigin(origin, credentials, where, problems);
+    const [mode, parts] = compileOrigin(origin, credentials, where, problems, parsed);
     return new OriginRule(mode, credentials, parts, sink, settings);
   }
 
@@ -155,10 +157,15 @@ export class OriginRule {
     cache: OriginRuleCache = new OriginRuleCache(),
   ): OriginRule {
     return cache.get(origin, this.credentials, this.timeoutMs, () =>
-      OriginRule.compile(origin, this.credentials, where, problems, this.sink, {
-        timeoutMs: this.timeoutMs,
-        label: cache.label,
-      }),
+      OriginRule.compile(
+        origin,
+        this.credentials,
+        where,
+        problems,
+        this.sink,
+        { timeoutMs: this.timeoutMs, label: cache.label },
+        cache.parsed,
+      ),
     );
   }
 
@@ -314,6 +321,7 @@ function compileOrigin(
   credentials: boolean,
   where: CorsProblemPlace,
   problems: ProblemList,
+  parsed: ParseCache | undefined,
 ): [OriginMode, RuleParts] {
   if (origin === undefined || origin === '*') {
     if (credentials && origin === undefined) {
@@ -366,7 +374,7 @@ function compileOrigin(
     );
     return ['none', NO_PARTS];
   }
-  const list = new ListBuilder(credentials, where, problems);
+  const list = new ListBuilder(credentials, where, problems, parsed);
   for (const item of items) list.add(item);
   return ['list', list.parts()];
 }
@@ -376,13 +384,17 @@ class ListBuilder {
   private readonly exact = new Set<string>();
   private readonly patterns = new Set<string>();
   private readonly regexps: RegExp[] = [];
+  /** Each configured origin once, in order (exact origins and patterns: their Sets say so). */
   private readonly display: string[] = [];
+  /** RegExps and 'null' already in `display` (a handful: a Set over 100k would cost). */
+  private readonly shown = new Set<string>();
   private allowNull = false;
 
   constructor(
     private readonly credentials: boolean,
     private readonly where: CorsProblemPlace,
     private readonly problems: ProblemList,
+    private readonly parsed: ParseCache | undefined,
   ) {}
 
   add(item: unknown): void {
@@ -393,7 +405,7 @@ class ListBuilder {
         problems.warn(where, warning.code, `RegExp ${String(item)} ${warning.text}`, item);
       // g and y make test() stateful (lastIndex): keep a stateless copy.
       this.regexps.push(new RegExp(item.source, item.flags.replace(/[gy]/g, '')));
-      this.display.push(String(item));
+      this.show(String(item));
     } else if (typeof item !== 'string') {
       const what = typeof item === 'object' ? '' : `${typeof item} `;
       problems.error(
@@ -410,14 +422,29 @@ class ListBuilder {
         item,
       );
     } else {
-      const parsed = parseConfiguredOrigin(item, where, problems);
-      if (parsed !== undefined) this.addParsed(item, parsed);
+      const parsed = this.parse(item);
+      if (parsed.kind !== 'refused') this.addParsed(item, parsed);
+      else problems.error(where, parsed.code, parsed.message, item);
     }
+  }
+
+  /** `item` parsed, from the cache when one is given. */
+  private parse(item: string): OriginEntryParse {
+    if (this.parsed === undefined) return parseOriginEntry(item);
+    let parsed = this.parsed.get(item);
+    if (parsed === undefined) this.parsed.set(item, (parsed = parseOriginEntry(item)));
+    return parsed;
+  }
+
+  private show(text: string): void {
+    if (this.shown.has(text)) return;
+    this.shown.add(text);
+    this.display.push(text);
   }
 
   parts(): RuleParts {
     return {
-      list: [...new Set(this.display)],
+      list: this.display,
       exact: this.exact,
       patterns: this.patterns,
       regexps: this.regexps,
@@ -441,7 +468,7 @@ class ListBuilder {
           );
         }
         this.allowNull = true;
-        this.display.push('null');
+        this.show('null');
         break;
       case 'file':
         if (credentials) {
@@ -462,6 +489,7 @@ class ListBuilder {
         break;
       case 'exact':
         this.checkCleartext(item, parsed.cleartext);
+        if (this.exact.has(parsed.origin)) break;
         this.exact.add(parsed.origin);
         this.display.push(parsed.origin);
         break;
@@ -480,6 +508,7 @@ class ListBuilder {
           }
         }
         this.checkCleartext(item, parsed.cleartext);
+        if (this.patterns.has(parsed.key)) break;
         this.patterns.add(parsed.key);
         this.display.push(parsed.display);
         break;
@@ -554,15 +583,23 @@ function errorText(error: unknown): string {
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 
+/** Parsed origin strings by their text, reused from one compile of a list to the next. */
+export type ParseCache = Map<string, OriginEntryParse>;
+
 /**
  * Policies merged from the same `origin` value share one compiled rule: compiled (and its
  * problems reported) once, and recognisable as the same decision. `label` says where the origins
- * of this cache are declared (`module`, `policy "admin"`), for the error lines of a function.
+ * of this cache are declared (`module`, `policy "admin"`), for the error lines of a function;
+ * `parsed` keeps parsed strings across updates (a live list of 100k origins that changes by one
+ * entry reparses one).
  */
 export class OriginRuleCache {
   private readonly rules = new Map<unknown, Map<string, OriginRule>>();
 
-  constructor(readonly label?: string) {}
+  constructor(
+    readonly label?: string,
+    readonly parsed?: ParseCache,
+  ) {}
 
   get(
     origin: unknown,

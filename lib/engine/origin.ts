@@ -230,14 +230,29 @@ export function parseConfiguredOrigin(
   where: CorsProblemPlace,
   problems: ProblemList,
 ): ParsedOriginEntry | undefined {
+  const parsed = parseOriginEntry(raw);
+  if (parsed.kind !== 'refused') return parsed;
+  problems.error(where, parsed.code, parsed.message, raw);
+  return undefined;
+}
+
+/** A configured origin string parsed, or why it is refused (the same for every policy). */
+export type OriginEntryParse =
+  | ParsedOriginEntry
+  | { readonly kind: 'refused'; readonly code: CorsProblemCode; readonly message: string };
+
+/**
+ * `parseConfiguredOrigin` without side effects, so that a result can be kept and reused: live
+ * origin lists reparse only the entries they did not hold before.
+ */
+export function parseOriginEntry(raw: string): OriginEntryParse {
   if (raw === '*') return { kind: 'any' };
   if (raw === 'null') return { kind: 'null' };
   try {
     return parseOriginString(raw);
   } catch (error) {
     if (!(error instanceof Refused)) throw error;
-    problems.error(where, error.code, error.message, raw);
-    return undefined;
+    return { kind: 'refused', code: error.code, message: error.message };
   }
 }
 

@@ -1,59 +1,80 @@
 /**
  * A hook just before a response's headers go out: `res.writeHead`, called by the framework
- * (Fastify passes every reply header to it) or by Node itself for an implicit head. Headers given
- * to `writeHead` win over those set before; the hook must see them, so the CORS ones among them
- * (`Vary`, `Access-Control-*`) are applied first, and only those: the others are passed on as
- * they are (setting each one again would cost every request a validation per header).
+ * (Fastify passes every reply header to it as an object) or by Node itself for an implicit head.
+ * Headers given to `writeHead` win over those set before, so the hook gets a target that writes
+ * into that object when there is one: a header put there costs no `setHeader` (no validation, no
+ * copy), and nothing can replace it afterwards. Without an object, the target is the response.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { HeaderTarget } from '../engine/vary.js';
 
 type WriteHead = ServerResponse['writeHead'];
 
-export function beforeHeaders(res: ServerResponse, hook: () => void): void {
+export function beforeHeaders(res: ServerResponse, hook: (target: HeaderTarget) => void): void {
   const writeHead = res.writeHead as (...args: unknown[]) => ServerResponse;
   let fired = false;
   res.writeHead = function (this: ServerResponse, ...args: unknown[]): ServerResponse {
     if (!fired) {
       fired = true;
       const at = typeof args[1] === 'string' ? 2 : 1;
-      if (args.length > at && args[at] != null) args[at] = takeCorsHeaders(this, args[at]);
-      hook();
+      const given = args.length > at ? args[at] : undefined;
+      if (given !== null && typeof given === 'object' && !Array.isArray(given)) {
+        hook(new ObjectTarget(given as OutgoingHttpHeaders, this));
+      } else {
+        // The raw list form bypasses `setHeader`: apply it first, so the hook sees it all.
+        if (Array.isArray(given)) args[at] = appendAll(this, given);
+        hook(this);
+      }
     }
     return writeHead.apply(this, args);
   } as WriteHead;
 }
 
-/** Sets the CORS headers given to `writeHead`; returns the headers left to pass on. */
-function takeCorsHeaders(res: ServerResponse, headers: unknown): unknown {
-  if (Array.isArray(headers)) {
-    // The raw list form bypasses `setHeader`: every header is applied, so the hook sees them all.
-    const pairs = Array.isArray(headers[0]) ? headers : chunk(headers as string[]);
-    for (const [name, value] of pairs as Array<[string, string]>) res.appendHeader(name, value);
-    return undefined;
+/**
+ * The headers object given to `writeHead`, seen through the response: a header it lacks is the
+ * one set on the response (Node merges the two, the object winning).
+ */
+class ObjectTarget implements HeaderTarget {
+  constructor(
+    private readonly headers: OutgoingHttpHeaders,
+    private readonly res: ServerResponse,
+  ) {}
+
+  getHeader(name: string): unknown {
+    const key = keyOf(this.headers, name);
+    return key === undefined ? this.res.getHeader(name) : this.headers[key];
   }
-  let rest: OutgoingHttpHeaders | undefined;
-  const given = headers as OutgoingHttpHeaders;
-  for (const name in given) {
-    if (!isCorsHeader(name)) continue;
-    rest ??= { ...given };
-    const value = given[name];
-    if (value !== undefined) res.setHeader(name, value);
-    delete rest[name];
+
+  setHeader(name: string, value: string): void {
+    const key = keyOf(this.headers, name);
+    if (key !== undefined && key !== name) delete this.headers[key];
+    this.headers[name] = value;
   }
-  return rest ?? headers;
+
+  removeHeader(name: string): void {
+    const key = keyOf(this.headers, name);
+    if (key !== undefined) delete this.headers[key];
+    this.res.removeHeader(name);
+  }
 }
 
-/** `Vary` or `Access-Control-*`, however spelled (cheap first-letter test first). */
-function isCorsHeader(name: string): boolean {
-  const first = name.charCodeAt(0) | 0x20;
-  if (first === 0x76) return name.length === 4 && name.toLowerCase() === 'vary';
-  return (
-    first === 0x61 && name.length > 15 && name.slice(0, 15).toLowerCase() === 'access-control-'
-  );
+/** The key `name` has in `headers`, however spelled (Fastify's are lowercase: checked first). */
+function keyOf(headers: OutgoingHttpHeaders, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  if (headers[lower] !== undefined) return lower;
+  if (headers[name] !== undefined) return name;
+  for (const key in headers)
+    if (key.length === name.length && key.toLowerCase() === lower) return key;
+  return undefined;
 }
 
-function chunk(flat: readonly string[]): Array<[string, string]> {
-  const pairs: Array<[string, string]> = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i], flat[i + 1]]);
-  return pairs;
+function appendAll(res: ServerResponse, list: unknown[]): undefined {
+  if (Array.isArray(list[0])) {
+    for (const [name, value] of list as Array<[string, string]>) res.appendHeader(name, value);
+  } else {
+    for (let i = 0; i + 1 < list.length; i += 2) {
+      res.appendHeader(list[i] as string, list[i + 1] as string);
+    }
+  }
+  return undefined;
 }

@@ -12,7 +12,7 @@ import {
   writePreflightHeaders,
   type PreflightAnswer,
 } from '../engine/preflight.js';
-import { appendVary, varyIncludes } from '../engine/vary.js';
+import { appendVary, type HeaderTarget } from '../engine/vary.js';
 import type { PolicyTable, TableRoute } from '../routing/policy-table.js';
 import { beforeHeaders } from './before-headers.js';
 import type { CorsAdapter } from './cors-adapter.js';
@@ -100,10 +100,11 @@ export class CorsMiddleware {
     verdict: OriginVerdict,
     path: string,
   ): void {
-    policy.writeActual(res, verdict);
     // Kept on the request for the guard, which only looks at enforcing policies.
     if (policy.enforce) holder(req)[CORS_STATE] = { route, policy, verdict };
-    beforeHeaders(res, () => reassert(res, req, policy, verdict));
+    // Written as the headers go out, whatever answers (a handler, a guard's 401, a filter, a
+    // 404): last, so nothing can replace them, and into the headers Fastify hands over.
+    beforeHeaders(res, (target) => writeDecided(target, req, policy, verdict));
     if (typeof verdict !== 'string' && this.logDenial !== undefined) {
       const origin = req.headers.origin;
       if (origin !== undefined && !this.isSameOrigin(req, origin)) {
@@ -223,29 +224,19 @@ function joined(value: string | string[] | undefined): string | undefined {
 }
 
 /**
- * Just before the headers go out: if something after the middleware (handler code, an
- * interceptor, a filter, another middleware) replaced the CORS headers or `Vary`, put them back,
- * so a `res.setHeader('Vary', 'Accept')` cannot open a cache-poisoning hole.
+ * Just before the headers go out: the decided headers, over whatever later code (a handler, an
+ * interceptor, a filter, another middleware) set, and `Origin` appended to its `Vary`, so a
+ * `res.setHeader('Vary', 'Accept')` cannot open a cache-poisoning hole.
  */
-function reassert(
-  res: ServerResponse,
+function writeDecided(
+  target: HeaderTarget,
   req: CorsRequest,
   decidedPolicy: CorsPolicy,
   decidedVerdict: OriginVerdict,
 ): void {
   // The guard may have redone the decision for the exact handler.
   const state = holder(req)[CORS_STATE];
-  const policy = state?.policy ?? decidedPolicy;
-  const verdict = state?.verdict ?? decidedVerdict;
-  if (typeof verdict === 'string' && res.getHeader('Access-Control-Allow-Origin') !== verdict) {
-    policy.writeActual(res, verdict);
-  } else if (
-    policy.varyOrigin &&
-    res.getHeader('Vary') !== 'Origin' &&
-    !varyIncludes(res, 'Origin')
-  ) {
-    appendVary(res, 'Origin');
-  }
+  (state?.policy ?? decidedPolicy).writeActual(target, state?.verdict ?? decidedVerdict);
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { OriginSource } from '../live/origin-source.js';
+
 /**
  * The node-style origin function of the `cors` package (what `app.enableCors()` accepts), or a
  * predicate that returns a boolean or a Promise of one. The second argument is both the callback
@@ -67,9 +69,22 @@ export interface CorsPolicyOptions {
   originTimeout?: number;
 }
 
-export interface CorsModuleOptions extends CorsPolicyOptions {
+/**
+ * The options of the module defaults or of a named policy: a policy, plus where its live origins
+ * come from (never in `@Cors()`, where options are static).
+ */
+export interface CorsNamedPolicyOptions extends CorsPolicyOptions {
+  /**
+   * A store the app instances share (`new RedisOriginSource(...)` from `'nestjs-cors/redis'`, or
+   * your own `OriginSource`): its origins are allowed in addition to `origin` (a list, or left
+   * out for live origins only), parsed as strictly. The boot waits for its first load.
+   */
+  originSource?: OriginSource;
+}
+
+export interface CorsModuleOptions extends CorsNamedPolicyOptions {
   /** Named policies, used as `@Cors('name')`. */
-  policies?: Record<string, CorsPolicyOptions>;
+  policies?: Record<string, CorsNamedPolicyOptions>;
   /**
    * Policies for paths no controller route serves (GraphQL, Swagger UI, static files, routes added
    * on the HTTP adapter): a path pattern in the router's syntax (`'/graphql'`, `'/docs{/*rest}'`)

@@ -21,8 +21,11 @@ import { describeValue } from '../engine/tokens.js';
 import type {
   CorsDecoratorValue,
   CorsModuleOptions,
+  CorsNamedPolicyOptions,
   CorsPolicyOptions,
 } from '../interfaces/cors-options.interface.js';
+import type { OriginSource } from '../live/origin-source.js';
+import { checkOriginSource } from '../live/origin-source-options.js';
 
 /** A route's effective policy and where it came from. */
 export interface ResolvedPolicy {
@@ -34,6 +37,14 @@ export interface ResolvedPolicy {
 
 const MODULE_ONLY_KEYS = ['policies', 'paths', 'routes', 'debug'] as const;
 
+/** Where the origins of an owner key (`''` the module defaults, or a policy name) are declared. */
+export interface OriginDeclaration {
+  /** The static `origin` as declared (with a source: a list, or `false` when left out). */
+  readonly origin: CorsPolicyOptions['origin'];
+  readonly source: OriginSource | undefined;
+  readonly place: CorsProblemPlace;
+}
+
 export class PolicyResolver {
   /** Every error and warning, each reported once where it was declared. */
   readonly problems = new ProblemList();
@@ -42,9 +53,9 @@ export class PolicyResolver {
   /** `paths` entries, in declaration order: a path pattern and its effective policy. */
   readonly paths: ReadonlyArray<ResolvedPolicy & { readonly path: string }>;
   private readonly options: CorsModuleOptions;
-  private readonly defaults: CorsPolicyOptions;
+  private readonly defaults: CorsNamedPolicyOptions;
   /** Named policies as declared (an invalid one is replaced by `{}` once reported). */
-  private readonly policies = new Map<string, CorsPolicyOptions>();
+  private readonly policies = new Map<string, CorsNamedPolicyOptions>();
   private readonly named = new Map<string, ResolvedPolicy>();
   private readonly merged = new Map<
     CorsDecoratorValue,
@@ -56,6 +67,8 @@ export class PolicyResolver {
    * (key `''`) or from a named policy (its name). Inline `@Cors({ origin })` values are static.
    */
   readonly originOwners = new Map<string, Set<CorsPolicy>>();
+  /** The static origin and the origin source of each key of `originOwners`. */
+  readonly originDeclarations = new Map<string, OriginDeclaration>();
   /** One rule cache per place an `origin` is declared (module defaults, a named policy). */
   private readonly originRules = new Map<string, OriginRuleCache>();
   /** Problems reported so far (code + value + source). */
@@ -75,12 +88,14 @@ export class PolicyResolver {
     this.options = this.checkModuleOptions(options);
     const defaults: Record<string, unknown> = { ...this.options };
     for (const key of MODULE_ONLY_KEYS) delete defaults[key];
-    this.defaults = defaults as CorsPolicyOptions;
+    this.defaults = defaults as CorsNamedPolicyOptions;
+    this.declareOrigins('', this.defaults, MODULE_PLACE);
     this.defaultPolicy = this.compile(this.defaults, MODULE_PLACE, '');
     this.own('', this.defaultPolicy);
     for (const [name, policyOptions] of this.policies) {
       const place = policyPlace(name);
-      const originFrom = policyOptions.origin !== undefined ? name : '';
+      const originFrom = ownsOrigins(policyOptions) ? name : '';
+      if (originFrom === name) this.declareOrigins(name, policyOptions, place);
       const policy = this.compile(merge(this.defaults, policyOptions), place, originFrom);
       this.own(originFrom, policy);
       this.named.set(name, { policy, source: place.where });
@@ -187,10 +202,11 @@ export class PolicyResolver {
       });
       return m;
     }
+    if ((value as CorsNamedPolicyOptions).originSource !== undefined) this.reportInlineSource(at);
     return {
       effective: merge(m.effective ?? this.defaults, value),
       place: at,
-      originFrom: value.origin !== undefined ? undefined : m.originFrom,
+      originFrom: ownsOrigins(value) ? undefined : m.originFrom,
       inline: true,
     };
   }
@@ -217,7 +233,7 @@ export class PolicyResolver {
       place: m.inline
         ? { where: `${at.where} + policy "${name}"`, source: at.source }
         : policyPlace(name),
-      originFrom: named.origin !== undefined ? name : m.originFrom,
+      originFrom: ownsOrigins(named) ? name : m.originFrom,
       inline: true,
     };
   }
@@ -276,6 +292,34 @@ export class PolicyResolver {
     return module;
   }
 
+  /** Records (and checks) where the origins of `key` are declared. */
+  private declareOrigins(
+    key: string,
+    options: CorsNamedPolicyOptions,
+    place: CorsProblemPlace,
+  ): void {
+    const source = options.originSource;
+    if (source !== undefined) {
+      const local = new ProblemList();
+      checkOriginSource(source, options.origin, place, local);
+      for (const e of local.errors) this.report('error', e);
+    }
+    // With a source, a left-out origin means "live origins only", never the default '*'.
+    const origin = source !== undefined ? (options.origin ?? false) : options.origin;
+    this.originDeclarations.set(key, { origin, source, place });
+  }
+
+  /** `originSource` in `@Cors()` or a `paths` entry: options there are static. */
+  private reportInlineSource(at: CorsProblemPlace): void {
+    this.report('error', {
+      code: 'origin-source-inline',
+      message:
+        'originSource belongs to the module options or a named policy, not to @Cors() or a paths entry: declare a named policy with it and use @Cors("name")',
+      where: at.where,
+      source: at.source,
+    });
+  }
+
   private own(key: string, policy: CorsPolicy): void {
     let owners = this.originOwners.get(key);
     if (owners === undefined) this.originOwners.set(key, (owners = new Set()));
@@ -296,7 +340,7 @@ export class PolicyResolver {
         this.originRules.set(originFrom, (rules = new OriginRuleCache(label)));
       }
     }
-    const policy = CorsPolicy.compileInto(options, place, local, rules, this.sink);
+    const policy = CorsPolicy.compileInto(staticOptions(options), place, local, rules, this.sink);
     for (const e of local.errors) this.report('error', e, true);
     for (const w of local.warnings) this.report('warning', w, true);
     return policy;
@@ -332,6 +376,7 @@ function inherits(at: CorsProblemSource, from: CorsProblemSource): boolean {
     case 'policy':
       return at.kind === 'route';
     case 'path':
+    case 'origin-source':
       return false;
     case 'route':
       return (
@@ -360,17 +405,40 @@ interface Merged {
 /**
  * `layer` over `base`, key by key; keys set to undefined do not override (so
  * `{ maxAge: undefined }` keeps the default). `allowedHeaders` and its alias `headers` are one
- * setting: a layer that gives either replaces both.
+ * setting: a layer that gives either replaces both; so are `origin` and `originSource`.
  */
-function merge(base: CorsPolicyOptions, layer: CorsPolicyOptions): CorsPolicyOptions {
+function merge(
+  base: CorsNamedPolicyOptions,
+  layer: CorsNamedPolicyOptions,
+): CorsNamedPolicyOptions {
   const own: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(layer)) if (v !== undefined) own[k] = v;
   const out: Record<string, unknown> = { ...base };
-  if ('allowedHeaders' in own || 'headers' in own) {
-    delete out['allowedHeaders'];
-    delete out['headers'];
+  for (const pair of PAIRED_KEYS) {
+    if (pair.some((key) => key in own)) for (const key of pair) delete out[key];
   }
-  return { ...out, ...own } as CorsPolicyOptions;
+  return { ...out, ...own } as CorsNamedPolicyOptions;
+}
+
+const PAIRED_KEYS = [
+  ['allowedHeaders', 'headers'],
+  ['origin', 'originSource'],
+] as const;
+
+/** Does this layer say where origins come from (a static list, a source, or both)? */
+function ownsOrigins(options: CorsNamedPolicyOptions): boolean {
+  return options.origin !== undefined || options.originSource !== undefined;
+}
+
+/**
+ * What the engine compiles: options without `originSource` (the module adds the live origins
+ * later); with a source, a left-out `origin` is no static origin rather than the default `'*'`.
+ */
+function staticOptions(options: CorsNamedPolicyOptions): CorsPolicyOptions {
+  if (!('originSource' in options)) return options;
+  const { originSource, ...rest } = options;
+  if (originSource !== undefined && rest.origin === undefined) rest.origin = false;
+  return rest;
 }
 
 /** Is the effective policy one named policy with nothing merged over it? */

@@ -132,9 +132,7 @@ describe('README: Fastify', () => {
 
 describe('README: Fastify, an adapter without the CORS hook', () => {
   /** An adapter as older ones are: no request hook kept for CORS. */
-  class HooklessAdapter extends FastifyAdapter {
-    declare copyCorsHeadersToRaw: undefined;
-  }
+  class HooklessAdapter extends FastifyAdapter {}
   Object.defineProperty(HooklessAdapter.prototype, 'copyCorsHeadersToRaw', { value: undefined });
 
   it("the module goes through the adapter's use() (middie), before Nest middleware", async () => {
