@@ -154,10 +154,10 @@ function probe(fn, req) {
   };
 }
 
-async function nestHandler(origins) {
+async function nestHandler(origins, { source = false } = {}) {
   // The middleware itself, from the module's internal runtime (not part of the public API).
   const { CorsRuntime } = await import(new URL('../dist/cors.runtime.js', import.meta.url).href);
-  const AppModule = await makeAppModule({ variant: 'nestjs-cors', routes: 10, origins });
+  const AppModule = await makeAppModule({ variant: 'nestjs-cors', routes: 10, origins, source });
   const app = await NestFactory.create(AppModule, { logger: false });
   await app.init();
   return { app, fn: app.get(CorsRuntime).handler };
@@ -165,6 +165,9 @@ async function nestHandler(origins) {
 
 const nest10 = await nestHandler(10);
 const nest10k = await nestHandler(10_000);
+// The same origins, from an `originSource` (a live list) instead of the static `origin` option.
+const nest10Source = await nestHandler(10, { source: true });
+const nest10kSource = await nestHandler(10_000, { source: true });
 const cors10 = cors(corsOptions(10));
 const cors10k = cors(corsOptions(10_000));
 const noop = (_req, _res, nextFn) => nextFn();
@@ -275,6 +278,26 @@ const out = {
   cases: {},
   adversarial: {},
 };
+
+// An `originSource`'s origins cost an actual request what the same static list costs.
+out.originSource = {};
+for (const [id, staticFn, sourceFn, origin] of [
+  ['get', nest10.fn, nest10Source.fn, ORIGIN],
+  ['get-10k', nest10k.fn, nest10kSource.fn, ORIGIN_10K],
+]) {
+  const req = request('GET', { host: '127.0.0.1', origin });
+  const r = measure(
+    [
+      { name: 'static', fn: staticFn },
+      { name: 'originSource', fn: sourceFn },
+    ],
+    req,
+  );
+  out.originSource[id] = {
+    ...r,
+    probe: { static: probe(staticFn, req), originSource: probe(sourceFn, req) },
+  };
+}
 
 // Harness cost: a middleware that only calls next(), on the same loop.
 out.harnessNs = measure([{ name: 'noop', fn: noop }], cases[0].req).noop.median;

@@ -1275,6 +1275,19 @@ function buildReport(load, boot, micro) {
       row(g, `${v.label}: cors`, { result: `${fmtInt(c)} ns`, spread: fmtPct(v.cors.spreadPct) });
       addInfo(g, `${id}: nestjs-cors / cors (ns)`, `${(n / c).toFixed(3)}`);
     }
+    for (const [id, v] of Object.entries(micro.originSource ?? {})) {
+      const st = v.static.median - h;
+      const so = v.originSource.median - h;
+      row(g, `${id}: origins from originSource`, {
+        result: `${fmtInt(so)} ns`,
+        spread: fmtPct(v.originSource.spreadPct),
+      });
+      row(g, `${id}: the same origins, static`, {
+        result: `${fmtInt(st)} ns`,
+        spread: fmtPct(v.static.spreadPct),
+      });
+      addInfo(g, `${id}: originSource / static (ns)`, `${(so / st).toFixed(3)}`);
+    }
   }
   return { rows, targets, sideBySide };
 }

@@ -72,11 +72,18 @@ function makeControllers(routes) {
 }
 
 /** A fresh root module class for one app. */
-export async function makeAppModule({ variant, routes, origins }) {
+export async function makeAppModule({ variant, routes, origins, source = false }) {
   const imports = [];
   if (parseVariant(variant).kind === 'nestjs-cors') {
     const { CorsModule } = await loadLibrary();
-    imports.push(CorsModule.forRoot(corsOptions(origins)));
+    const options = corsOptions(origins);
+    // `source`: the same origins from an originSource (a live list) instead of `origin`.
+    if (source) {
+      const list = options.origin;
+      delete options.origin;
+      options.originSource = { load: async () => list };
+    }
+    imports.push(CorsModule.forRoot(options));
   }
   const AppModule = class {};
   Object.defineProperty(AppModule, 'name', { value: 'BenchAppModule' });
