@@ -87,9 +87,18 @@ export async function startSample(options: SampleOptions): Promise<RunningSample
     app.useLogger(
       new CapturingLogger(activity, options.quiet ? { logLevels: ['warn', 'error'] } : {}),
     );
-    // What the server saw, preflights included: mounted before the CORS middleware (which the
-    // module mounts itself, before the body parsers and every route).
-    app.use(activity.middleware);
+    // What the server saw, preflights included: it must run before the CORS module. On Express,
+    // an app.use() middleware of main.ts does (the module mounts its own before the body parsers
+    // and every route, after those). On Fastify the module runs in the adapter's CORS request
+    // hook, before any app.use() middleware: the adapter's instrumentation hook runs first.
+    if (adapter === 'fastify') {
+      const fastifyAdapter = (app as NestFastifyApplication).getHttpAdapter() as FastifyAdapter;
+      fastifyAdapter.setOnRequestHook((request, reply, done) =>
+        activity.middleware(request.raw, reply.raw, () => done()),
+      );
+    } else {
+      app.use(activity.middleware);
+    }
     await app.listen(options.apiPort, LOOPBACK);
     const port = (app.getHttpServer() as Server).address();
     const apiUrl = `http://localhost:${typeof port === 'object' && port ? port.port : options.apiPort}`;

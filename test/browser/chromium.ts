@@ -5,6 +5,8 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import type { FastifyAdapter } from '@nestjs/platform-fastify';
 import { chromium, type BrowserContext } from 'playwright-core';
 
 /** `CHROMIUM_PATH`, else Debian's /usr/bin/chromium. Throws (at import) when it is missing. */
@@ -51,4 +53,26 @@ export async function launchChromium(): Promise<Browser> {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Records every request the browser sends, preflights included, before the CORS module sees it:
+ * on Express an `app.use()` middleware of main.ts (the module mounts its own after those); on
+ * Fastify the adapter's instrumentation hook, which runs before the module's CORS hook.
+ */
+export function recordRequests(app: INestApplication, seen: string[]): void {
+  const line = (req: { method?: string; url?: string }) => `${req.method} ${req.url}`;
+  if (app.getHttpAdapter().getType() === 'fastify') {
+    (app.getHttpAdapter() as unknown as FastifyAdapter).setOnRequestHook(
+      (request, _reply, done) => {
+        seen.push(line(request));
+        done();
+      },
+    );
+    return;
+  }
+  app.use((req: { method: string; url: string }, _res: unknown, next: () => void) => {
+    seen.push(line(req));
+    next();
+  });
 }

@@ -21,7 +21,7 @@ import {
   NotesController,
   NotesResolver,
 } from '../e2e/non-controller-routes.support.js';
-import { launchChromium, type Browser } from './chromium.js';
+import { launchChromium, recordRequests, type Browser } from './chromium.js';
 
 /** What a `fetch` in the page ended with. */
 type Outcome = { ok: true; status: number; json: any } | { ok: false; error: string };
@@ -151,10 +151,8 @@ describe.each(ADAPTERS)('GraphQL from another origin on %s, in Chromium', (adapt
       adapter === 'fastify'
         ? await NestFactory.create(AppModule, new FastifyAdapter(), options)
         : await NestFactory.create(AppModule, options);
-    app.use((req: { method: string; url: string }, _res: unknown, next: () => void) => {
-      seen.push(`${req.method} ${req.url}`);
-      next();
-    });
+    // Sees every request the browser sends, preflights included (before the module).
+    recordRequests(app, seen);
     await app.listen(0, '127.0.0.1');
     api = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
     browser = await launchChromium();

@@ -11,7 +11,7 @@ import type { Server } from 'node:http';
 import type { Page } from 'playwright-core';
 import { ADAPTERS } from '../e2e/helpers.js';
 import { AppModule } from '../readme/quick-start.js';
-import { launchChromium, type Browser } from './chromium.js';
+import { launchChromium, recordRequests, type Browser } from './chromium.js';
 
 const APP = 'https://app.example.com';
 const BLOG = 'https://blog.example.com';
@@ -57,11 +57,8 @@ describe.each(ADAPTERS)('README quick start on %s, in Chromium', (adapter) => {
       adapter === 'fastify'
         ? await NestFactory.create(AppModule, new FastifyAdapter(), { logger: false })
         : await NestFactory.create(AppModule, { logger: false });
-    // Sees every request the browser sends, preflights included (mounted before the module's).
-    app.use((req: { method: string; url: string }, _res: unknown, next: () => void) => {
-      seen.push(`${req.method} ${req.url}`);
-      next();
-    });
+    // Sees every request the browser sends, preflights included (before the module).
+    recordRequests(app, seen);
     await app.listen(0, '127.0.0.1');
     api = `http://127.0.0.1:${((app.getHttpServer() as Server).address() as { port: number }).port}`;
     browser = await launchChromium();
