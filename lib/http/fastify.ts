@@ -34,14 +34,10 @@ const NEST_ALL_METHODS = [
   'UNLOCK',
 ];
 
-/**
- * The methods an `@All()` route is registered for: the instance's, plus those Nest 12 adds first
- * (its adapter has `addHttpMethod` for that); Nest 11 registers the instance's only.
- */
-function allMethods(httpAdapter: HttpServer, instance: FastifyInstanceLike): string[] {
-  const addsMethods =
-    typeof (httpAdapter as { addHttpMethod?: unknown }).addHttpMethod === 'function';
-  return [...new Set([...instance.supportedMethods, ...(addsMethods ? NEST_ALL_METHODS : [])])];
+/** Does Nest add SEARCH, PROPFIND, … to Fastify before an `@All()` route (Nest 12)? */
+function nestAddsAllMethods(httpAdapter: HttpServer): readonly string[] {
+  const adds = typeof (httpAdapter as { addHttpMethod?: unknown }).addHttpMethod === 'function';
+  return adds ? NEST_ALL_METHODS : [];
 }
 
 export function fastifyAdapter(httpAdapter: HttpServer): CorsAdapter {
@@ -82,7 +78,8 @@ export function fastifyAdapter(httpAdapter: HttpServer): CorsAdapter {
     routerFactory: () =>
       fastifyRouterMirror({
         routerOptions: routerOptions(),
-        allMethods: allMethods(httpAdapter, instance),
+        supportedMethods: [...instance.supportedMethods],
+        nestAddsAllMethods: nestAddsAllMethods(httpAdapter),
         exposeHeadRoutes: instance.initialConfig.exposeHeadRoutes !== false,
       }),
   };
@@ -168,8 +165,10 @@ const MAX_CACHED_LISTS = 1024;
 
 export interface FastifyMirrorOptions {
   routerOptions: RouterOptions;
-  /** The methods an `@All()` route is registered for. */
-  allMethods: readonly string[];
+  /** Fastify's methods when the routes are not registered yet (`supportedMethods`). */
+  supportedMethods: readonly string[];
+  /** The methods Nest adds to Fastify before it registers an `@All()` route. */
+  nestAddsAllMethods: readonly string[];
   /** Fastify's `exposeHeadRoutes`: a GET route gets a HEAD route (unless one exists). */
   exposeHeadRoutes: boolean;
 }
@@ -202,7 +201,10 @@ class FastifyRouterMirror implements RouterMirror {
   readonly passesOnOtherHosts = false;
   private readonly replica: Router;
   private readonly patterns: Router;
-  private readonly allMethods: ReadonlySet<string>;
+  /** The route each empty-parameter copy stands for. */
+  private readonly originals = new Map<TableRoute, TableRoute>();
+  /** The methods each `@All()` route is registered for. */
+  private readonly allMethodsOf = new Map<TableRoute, ReadonlySet<string>>();
   /** GET routes Fastify gave a HEAD route. */
   private readonly headRoutes = new Set<TableRoute>();
   private readonly lists = new Map<string, readonly TableRoute[]>();
@@ -213,7 +215,7 @@ class FastifyRouterMirror implements RouterMirror {
   private readonly constrained = new Map<TableRoute, Router>();
 
   constructor(routes: readonly TableRoute[], options: FastifyMirrorOptions) {
-    this.allMethods = new Set(options.allMethods);
+    this.methodsOfAll(routes, options);
     this.replica = FindMyWay(options.routerOptions);
     for (const route of routes) this.register(route, options);
     for (const route of routes) {
@@ -245,10 +247,8 @@ class FastifyRouterMirror implements RouterMirror {
         (a, b) => constraintCount(b) - constraintCount(a) || b.order - a.order,
       );
       const emptyParam = ordered.map((r) => Object.freeze({ ...r, notFound: true as const }));
-      // A copy serves what its route serves (HEAD included).
-      emptyParam.forEach((copy, i) => {
-        if (this.headRoutes.has(ordered[i])) this.headRoutes.add(copy);
-      });
+      // A copy serves what its route serves.
+      emptyParam.forEach((copy, i) => this.originals.set(copy, ordered[i]));
       const group: PatternGroup = {
         id,
         routes: Object.freeze(ordered),
@@ -303,18 +303,36 @@ class FastifyRouterMirror implements RouterMirror {
     return this.constrained.has(route);
   }
 
-  serves(route: TableRoute, method: string): boolean {
+  serves(copy: TableRoute, method: string): boolean {
+    const route = this.originals.get(copy) ?? copy;
     return (
       route.method === method ||
-      (route.method === 'ALL' && this.allMethods.has(method)) ||
+      (route.method === 'ALL' && this.allMethodsOf.get(route)?.has(method) === true) ||
       (method === 'HEAD' && this.headRoutes.has(route))
     );
+  }
+
+  /**
+   * Fastify registers an `@All()` route for the methods it supports at that moment: its own, those
+   * Nest adds first (Nest 12), and those of the routes registered before it (Nest adds a route's
+   * method to Fastify when it registers the route).
+   */
+  private methodsOfAll(routes: readonly TableRoute[], options: FastifyMirrorOptions): void {
+    const supported = new Set(options.supportedMethods);
+    for (const route of routes) {
+      if (route.method !== 'ALL') {
+        supported.add(route.method);
+        continue;
+      }
+      for (const method of options.nestAddsAllMethods) supported.add(method);
+      this.allMethodsOf.set(route, new Set(supported));
+    }
   }
 
   /** As Fastify registers a Nest route: its methods, its constraints, a HEAD route for a GET. */
   private register(route: TableRoute, options: FastifyMirrorOptions): void {
     const constraints = routeConstraints(route);
-    const methods = route.method === 'ALL' ? [...this.allMethods] : [route.method];
+    const methods = route.method === 'ALL' ? [...this.allMethodsOf.get(route)!] : [route.method];
     const opts = { constraints };
     const headFree =
       route.method === 'GET' &&
