@@ -90,7 +90,9 @@ function controllerRoutes(
   for (const ctrlPath of [ctrlPaths].flat()) {
     for (const definition of new PathsExplorer(metadataScanner).scanForPaths(instance)) {
       const version = definition.version || controllerVersion;
-      const filter = versionFilter(version, versioningOptions, httpAdapter);
+      const filter = unfilteredAll(definition.requestMethod, httpAdapter)
+        ? undefined
+        : versionFilter(version, versioningOptions, httpAdapter);
       for (const methodPath of definition.path) {
         const paths = routePathFactory.create(
           {
@@ -184,6 +186,16 @@ function versionFilter(
 
 interface VersionConstraint {
   deriveConstraint(req: unknown): unknown;
+}
+
+/**
+ * Nest 11's Fastify adapter registers an `@All()` route without its version (its `all()` passes
+ * no route options; Nest 12's does, and has `addHttpMethod` for the methods it adds first).
+ */
+function unfilteredAll(method: RequestMethod, adapter: RouteAdapter): boolean {
+  const fastify = (adapter as { versionConstraint?: unknown }).versionConstraint !== undefined;
+  const nest12 = typeof (adapter as { addHttpMethod?: unknown }).addHttpMethod === 'function';
+  return method === RequestMethod.ALL && fastify && !nest12;
 }
 
 /** RouterModule stores the module path per application, with an application-independent fallback. */
