@@ -18,11 +18,16 @@ import { CorsModule } from '../../lib/index.js';
 import {
   buildControllers,
   Checker,
+  corsArb,
+  ctrlPathArb,
   describeSpec,
   FALLBACK,
   METHOD_POOL,
+  pathsArb,
   policiesOf,
+  reduceWith,
   shutdown,
+  smallerControllers,
   type AppSpec,
   type Booted,
   type Case,
@@ -115,36 +120,6 @@ const methodPathArb: fc.Arbitrary<string> = fc
     return named.join('/');
   });
 
-const pathsArb = <T>(single: fc.Arbitrary<T>): fc.Arbitrary<T[]> =>
-  fc.oneof(
-    { arbitrary: single.map((p) => [p]), weight: 6 },
-    {
-      arbitrary: fc.uniqueArray(single, { minLength: 2, maxLength: 2, selector: (p) => String(p) }),
-      weight: 1,
-    },
-  );
-
-const corsArb = (allowOrigin: boolean): fc.Arbitrary<CorsSpec> =>
-  fc.record({
-    kind: allowOrigin
-      ? fc.oneof(
-          { arbitrary: fc.constant<CorsSpec['kind']>('origin'), weight: 8 },
-          { arbitrary: fc.constant<CorsSpec['kind']>('off'), weight: 1 },
-          { arbitrary: fc.constant<CorsSpec['kind']>('default'), weight: 1 },
-        )
-      : fc.oneof(
-          { arbitrary: fc.constant<CorsSpec['kind']>('default'), weight: 6 },
-          { arbitrary: fc.constant<CorsSpec['kind']>('off'), weight: 1 },
-        ),
-    n: fc.constant(0),
-    credentials: fc.boolean(),
-    enforce: fc.oneof(
-      { arbitrary: fc.constant(false), weight: 3 },
-      { arbitrary: fc.constant(true), weight: 1 },
-    ),
-  });
-
-const ctrlPathArb = fc.constantFrom('items', 'items', 'docs', '');
 const versionArb = fc.constantFrom('1', '2', NEUTRAL);
 
 function routeArb(focus: FastifyFocus, family: boolean): fc.Arbitrary<RouteSpec> {
@@ -536,40 +511,7 @@ export function describeFastifySpec(spec: FastifyAppSpec): string {
 
 /** One-step smaller route sets that Fastify still accepts. */
 function smaller(spec: FastifyAppSpec): FastifyAppSpec[] {
-  const out: FastifyAppSpec[] = [];
-  const withControllers = (controllers: AppSpec['controllers']) => ({ ...spec, controllers });
-  spec.controllers.forEach((c, i) => {
-    const replace = (next: PlainSpec | FamilySpec) =>
-      withControllers(spec.controllers.map((x, k) => (k === i ? next : x)));
-    if (spec.controllers.length > 1) {
-      out.push(withControllers(spec.controllers.filter((_, k) => k !== i)));
-    }
-    if (c.kind === 'family' && c.subs.length > 1) {
-      c.subs.forEach((_, k) =>
-        out.push(replace({ ...c, subs: c.subs.filter((_s, x) => x !== k) })),
-      );
-    }
-    if (c.routes.length > 1) {
-      c.routes.forEach((_, j) => {
-        const routes = c.routes.filter((_r, x) => x !== j);
-        out.push(replace({ ...c, routes } as PlainSpec | FamilySpec));
-      });
-    }
-    c.routes.forEach((r, j) => {
-      const set = (route: RouteSpec) =>
-        replace({ ...c, routes: c.routes.map((x, k) => (k === j ? route : x)) } as
-          PlainSpec | FamilySpec);
-      if (r.paths.length > 1) r.paths.forEach((p) => out.push(set({ ...r, paths: [p] })));
-      if (r.version !== undefined) out.push(set({ ...r, version: undefined }));
-      if (r.cors.credentials) out.push(set({ ...r, cors: { ...r.cors, credentials: false } }));
-      if (r.cors.enforce) out.push(set({ ...r, cors: { ...r.cors, enforce: false } }));
-    });
-    if (c.kind === 'plain') {
-      if (c.paths.length > 1) c.paths.forEach((p) => out.push(replace({ ...c, paths: [p] })));
-      if (c.host !== undefined) out.push(replace({ ...c, host: undefined }));
-      if (c.version !== undefined) out.push(replace({ ...c, version: undefined }));
-    }
-  });
+  const out = smallerControllers(spec);
   for (const key of Object.keys(spec.router) as Array<keyof RouterOptions>) {
     if (spec.router[key] !== DEFAULT_ROUTER[key]) {
       out.push({ ...spec, router: { ...spec.router, [key]: DEFAULT_ROUTER[key] } });
@@ -600,25 +542,10 @@ async function reproduce(
  * Greedy reduction of a failing route set: drops whatever it can while the same request still
  * shows a violation of the same category. Bounded by `budgetMs`.
  */
-export async function reduceFastify(
+export function reduceFastify(
   spec: FastifyAppSpec,
   violation: Violation,
   budgetMs: number,
 ): Promise<{ spec: FastifyAppSpec; violation: Violation }> {
-  const deadline = Date.now() + budgetMs;
-  let current = { spec, violation };
-  let progress = true;
-  while (progress && Date.now() < deadline) {
-    progress = false;
-    for (const candidate of smaller(current.spec)) {
-      if (Date.now() >= deadline) break;
-      const found = await reproduce(candidate, violation.case, violation.category);
-      if (found !== undefined) {
-        current = { spec: candidate, violation: found };
-        progress = true;
-        break;
-      }
-    }
-  }
-  return current;
+  return reduceWith(spec, violation, budgetMs, smaller, reproduce);
 }

@@ -203,7 +203,7 @@ const methodPathArb: fc.Arbitrary<string> = fc
     return path;
   });
 
-const pathsArb = <T>(single: fc.Arbitrary<T>): fc.Arbitrary<T[]> =>
+export const pathsArb = <T>(single: fc.Arbitrary<T>): fc.Arbitrary<T[]> =>
   fc.oneof(
     { arbitrary: single.map((p) => [p]), weight: 6 },
     {
@@ -212,7 +212,7 @@ const pathsArb = <T>(single: fc.Arbitrary<T>): fc.Arbitrary<T[]> =>
     },
   );
 
-const corsArb = (allowOrigin: boolean): fc.Arbitrary<CorsSpec> =>
+export const corsArb = (allowOrigin: boolean): fc.Arbitrary<CorsSpec> =>
   fc.record({
     kind: allowOrigin
       ? fc.oneof(
@@ -232,7 +232,7 @@ const corsArb = (allowOrigin: boolean): fc.Arbitrary<CorsSpec> =>
     ),
   });
 
-const ctrlPathArb = fc.constantFrom('items', 'items', 'docs', '');
+export const ctrlPathArb = fc.constantFrom('items', 'items', 'docs', '');
 const versionArb = fc.constantFrom('1', '2', NEUTRAL);
 
 function routeArb(focus: Focus, family: boolean): fc.Arbitrary<RouteSpec> {
@@ -1370,7 +1370,18 @@ export async function inPool<T>(
 
 /** One-step smaller route sets: fewer controllers, routes, subclasses, paths or settings. */
 function smaller(spec: AppSpec): AppSpec[] {
-  const out: AppSpec[] = [];
+  const out = smallerControllers(spec);
+  if (spec.prefix !== undefined) out.push({ ...spec, prefix: undefined });
+  if (spec.specificity) out.push({ ...spec, specificity: false });
+  if (spec.strict) out.push({ ...spec, strict: false });
+  if (spec.caseSensitive) out.push({ ...spec, caseSensitive: false });
+  if (spec.defaultVersion !== undefined) out.push({ ...spec, defaultVersion: undefined });
+  return out;
+}
+
+/** The route sets one step smaller in their controllers: a controller, a route, a detail less. */
+export function smallerControllers<S extends AppSpec>(spec: S): S[] {
+  const out: S[] = [];
   const withControllers = (controllers: AppSpec['controllers']) => ({ ...spec, controllers });
   spec.controllers.forEach((c, i) => {
     const replace = (next: PlainSpec | FamilySpec) =>
@@ -1407,11 +1418,6 @@ function smaller(spec: AppSpec): AppSpec[] {
       if (c.version !== undefined) out.push(replace({ ...c, version: undefined }));
     }
   });
-  if (spec.prefix !== undefined) out.push({ ...spec, prefix: undefined });
-  if (spec.specificity) out.push({ ...spec, specificity: false });
-  if (spec.strict) out.push({ ...spec, strict: false });
-  if (spec.caseSensitive) out.push({ ...spec, caseSensitive: false });
-  if (spec.defaultVersion !== undefined) out.push({ ...spec, defaultVersion: undefined });
   return out;
 }
 
@@ -1419,11 +1425,22 @@ function smaller(spec: AppSpec): AppSpec[] {
  * Greedy reduction of a failing route set: drops whatever it can while the same request still
  * shows a violation of the same category. Bounded by `budgetMs`.
  */
-export async function reduce(
+export function reduce(
   spec: AppSpec,
   violation: Violation,
   budgetMs: number,
 ): Promise<{ spec: AppSpec; violation: Violation }> {
+  return reduceWith(spec, violation, budgetMs, smaller, reproduce);
+}
+
+/** `reduce`, with the steps (`smaller`) and the check (`reproduce`) of an oracle of its own. */
+export async function reduceWith<S>(
+  spec: S,
+  violation: Violation,
+  budgetMs: number,
+  smaller: (spec: S) => S[],
+  reproduce: (spec: S, c: Case, category: string) => Promise<Violation | undefined>,
+): Promise<{ spec: S; violation: Violation }> {
   const deadline = Date.now() + budgetMs;
   let current = { spec, violation };
   let progress = true;
