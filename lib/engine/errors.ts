@@ -13,6 +13,10 @@ export type CorsProblemSource =
   | { readonly kind: 'policy'; readonly name: string }
   | { readonly kind: 'route'; readonly controller: string; readonly handler?: string }
   | { readonly kind: 'path'; readonly path: string }
+  /** A `proxies` entry of the module options (its path prefix). */
+  | { readonly kind: 'proxy'; readonly prefix: string }
+  /** A `@WebSocketGateway()` class (its `@Cors()`, or the Socket.IO `cors` option it sets). */
+  | { readonly kind: 'gateway'; readonly gateway: string }
   /** A shared store of live origins (`RedisOriginSource.add()` validates against it). */
   | { readonly kind: 'origin-source'; readonly name: string };
 
@@ -86,6 +90,21 @@ export type CorsProblemSource =
  *   (warning): above 7200.
  * - `invalid-success-status`: `optionsSuccessStatus` not in 200..299.
  * - `invalid-cache-control`: `preflightCacheControl` neither seconds nor a printable value.
+ *
+ * Proxies (`proxies`)
+ * - `invalid-proxies`: `proxies` is not an object of path prefixes.
+ * - `invalid-proxy-prefix`: a prefix that is not a plain path (`/vendor`, `/api/v1/maps`).
+ * - `overlapping-proxy-prefixes`: one prefix lies under another.
+ * - `proxy-shadows-route`: a controller route or a `paths` entry lies under a prefix.
+ * - `invalid-proxy-target`: a target that is not an absolute `http(s)` URL, or has userinfo, a
+ *   query or a fragment.
+ * - `invalid-proxy-option`: any other option of a proxy (headers, timeouts, limits).
+ *
+ * WebSocket gateways
+ * - `gateway-cors-option`: a gateway sets Socket.IO's own `cors` option, which this module
+ *   replaces (a warning when it only repeats what the policy says).
+ * - `gateways-share-server`: gateways that share one WebSocket server (the same port and path,
+ *   and namespace on Socket.IO) have different policies: the handshake cannot tell them apart.
  */
 export type CorsProblemCode =
   | 'missing-module-options'
@@ -143,7 +162,15 @@ export type CorsProblemCode =
   | 'invalid-max-age'
   | 'max-age-above-browser-cap'
   | 'invalid-success-status'
-  | 'invalid-cache-control';
+  | 'invalid-cache-control'
+  | 'invalid-proxies'
+  | 'invalid-proxy-prefix'
+  | 'overlapping-proxy-prefixes'
+  | 'proxy-shadows-route'
+  | 'invalid-proxy-target'
+  | 'invalid-proxy-option'
+  | 'gateway-cors-option'
+  | 'gateways-share-server';
 
 /** One configuration problem (an error or a warning), with where it was declared. */
 export interface CorsConfigProblem {
@@ -184,6 +211,16 @@ export function routePlace(controller: string, handler?: string): CorsProblemPla
 /** A `paths` entry of the module options (a path no controller route serves). */
 export function pathPlace(path: string): CorsProblemPlace {
   return { where: `paths[${JSON.stringify(path)}]`, source: { kind: 'path', path } };
+}
+
+/** A `proxies` entry of the module options. */
+export function proxyPlace(prefix: string): CorsProblemPlace {
+  return { where: `proxies[${JSON.stringify(prefix)}]`, source: { kind: 'proxy', prefix } };
+}
+
+/** A WebSocket gateway class. */
+export function gatewayPlace(gateway: string): CorsProblemPlace {
+  return { where: gateway, source: { kind: 'gateway', gateway } };
 }
 
 /**
@@ -278,6 +315,10 @@ export function sourceKey(source: CorsProblemSource): string {
       return `path:${source.path}`;
     case 'origin-source':
       return `origin-source:${source.name}`;
+    case 'proxy':
+      return `proxy:${source.prefix}`;
+    case 'gateway':
+      return `gateway:${source.gateway}`;
   }
 }
 

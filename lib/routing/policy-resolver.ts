@@ -374,9 +374,11 @@ function inherits(at: CorsProblemSource, from: CorsProblemSource): boolean {
     case 'module':
       return true;
     case 'policy':
-      return at.kind === 'route';
+      return at.kind === 'route' || at.kind === 'gateway' || at.kind === 'proxy';
     case 'path':
     case 'origin-source':
+    case 'proxy':
+    case 'gateway':
       return false;
     case 'route':
       return (
