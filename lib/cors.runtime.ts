@@ -24,6 +24,7 @@ import type { CorsPolicy } from './engine/cors-policy.js';
 import {
   configProblem,
   CorsConfigError,
+  gatewayPlace,
   MODULE_PLACE,
   type CorsConfigProblem,
   pathPlace,
@@ -42,6 +43,9 @@ import { OriginSync } from './live/origin-sync.js';
 import { collectNestRoutes } from './routing/nest-routes.js';
 import { PolicyResolver, type OriginDeclaration } from './routing/policy-resolver.js';
 import { PolicyTable, type TableRoute } from './routing/policy-table.js';
+import { GatewayTable, serverKey, type GatewayEntry } from './ws/gateway-table.js';
+import { HandshakeGate } from './ws/handshake-gate.js';
+import { collectGateways, watchGatewayServers, type GatewayRecord } from './ws/nest-gateways.js';
 
 @Injectable()
 export class CorsRuntime implements OnModuleDestroy {
@@ -53,6 +57,8 @@ export class CorsRuntime implements OnModuleDestroy {
   private owners: OriginOwners | undefined;
   /** The sync of each key whose origins come from a source (keys may share one). */
   private readonly syncs = new Map<string, OriginSync>();
+  /** Checks the handshakes of every WebSocket server a gateway gets. */
+  private readonly gate: HandshakeGate;
 
   constructor(
     @Inject(CORS_MODULE_OPTIONS) private readonly options: CorsModuleOptions,
@@ -61,7 +67,20 @@ export class CorsRuntime implements OnModuleDestroy {
     private readonly metadataScanner: MetadataScanner,
     private readonly applicationConfig: ApplicationConfig,
     private readonly adapterHost: HttpAdapterHost,
-  ) {}
+  ) {
+    this.gate = new HandshakeGate({
+      denial: options?.debug === true ? (line) => this.logger.log(line) : undefined,
+      error: (line) => this.logger.error(line),
+    });
+    // Gateway servers are created in `init()` before `configure()`: the gate is on each one
+    // from its creation, and refuses every handshake until `start()` gives it the policies.
+    watchGatewayServers(applicationConfig, this.gate.attach);
+  }
+
+  /** The WebSocket gateways with their policies (undefined before boot). */
+  get gateways(): GatewayTable | undefined {
+    return this.gate.current;
+  }
 
   /** The table in force (undefined before boot, or without an HTTP adapter). */
   get table(): PolicyTable | undefined {
@@ -90,8 +109,10 @@ export class CorsRuntime implements OnModuleDestroy {
     const adapter = await corsAdapterFor(httpAdapter);
     const resolver = new PolicyResolver(this.options, (message) => this.logger.error(message));
     const routes = await this.routesWithPolicies(resolver, httpAdapter);
+    const gateways = await this.gatewaysWithPolicies(resolver);
     const problems = resolver.problems;
     problems.errors.push(...seamProblems(adapter, resolver.paths));
+    problems.errors.push(...gatewayProblems(gateways.records, this.gate));
     for (const warning of problems.warnings)
       this.logger.warn(`${warning.where}: ${warning.message}`);
     if (problems.errors.length > 0) throw new CorsConfigError(problems.errors);
@@ -107,6 +128,7 @@ export class CorsRuntime implements OnModuleDestroy {
     );
     this.mount(adapter);
     this.middleware?.use(table);
+    this.gate.use(GatewayTable.build(gateways.entries));
     this.owners = new OriginOwners(resolver.originOwners, resolver.originDeclarations, (replace) =>
       this.swapPolicies(replace),
     );
@@ -176,6 +198,26 @@ export class CorsRuntime implements OnModuleDestroy {
   private swapPolicies(replace: ReadonlyMap<CorsPolicy, CorsPolicy>): void {
     const table = this.table;
     if (table !== undefined) this.middleware?.use(table.withPolicies(replace));
+    const gateways = this.gate.current;
+    if (gateways !== undefined) this.gate.use(gateways.withPolicies(replace));
+  }
+
+  /** Every WebSocket gateway, with the effective policy of its `@Cors` value. */
+  private async gatewaysWithPolicies(
+    resolver: PolicyResolver,
+  ): Promise<{ records: GatewayRecord[]; entries: GatewayEntry[] }> {
+    const records = await collectGateways(this.modulesContainer);
+    const entries = records.map((record) => ({
+      name: record.name,
+      port: record.port,
+      path: record.path,
+      namespace: record.namespace,
+      ...resolver.resolveOne(
+        this.reflector.get<CorsDecoratorValue | undefined>(CORS_METADATA, record.gateway),
+        gatewayPlace(record.name),
+      ),
+    }));
+    return { records, entries };
   }
 
   /** Every route Nest registers, with the effective policy of its `@Cors` values. */
@@ -279,6 +321,33 @@ function seamProblems(
     if (problem === undefined) continue;
     const message = `${JSON.stringify(path)} is not a path pattern the router accepts: ${problem}`;
     problems.push(configProblem(pathPlace(path), 'invalid-path-pattern', message, path));
+  }
+  return problems;
+}
+
+/**
+ * What the gateways declare that the module cannot honour: Socket.IO's own `cors` option (the
+ * module answers the transport's CORS), or a server from an adapter the gate cannot check.
+ */
+function gatewayProblems(
+  gateways: readonly GatewayRecord[],
+  gate: HandshakeGate,
+): CorsConfigProblem[] {
+  const problems: CorsConfigProblem[] = [];
+  for (const gateway of gateways) {
+    const place = gatewayPlace(gateway.name);
+    if (gateway.cors !== undefined) {
+      const message =
+        "sets Socket.IO's own cors option, which CorsModule replaces: the polling transport's CORS headers and every handshake follow the gateway's policy (@Cors() on the gateway, or the module defaults). Delete the cors option";
+      problems.push(configProblem(place, 'gateway-cors-option', message, gateway.cors));
+    }
+    const key = serverKey(gateway.port, gateway.path);
+    const unknown = gate.servers.find((s) => s.key === key && s.kind === 'unknown');
+    if (unknown !== undefined) {
+      const message =
+        'its WebSocket server comes from an adapter whose handshakes this module cannot check (it knows ws and Socket.IO servers): use WsAdapter or IoAdapter, or @Cors(false) on the gateway to leave it unchecked';
+      problems.push(configProblem(place, 'gateway-unguarded', message));
+    }
   }
   return problems;
 }

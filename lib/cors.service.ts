@@ -13,6 +13,11 @@ export interface CorsRouteReport {
   source: string;
   /** null: CORS is off for this route. */
   policy: ReturnType<CorsPolicy['describe']> | null;
+  /**
+   * On a WebSocket gateway's row (method `WEBSOCKET`, path its `path` option or `(default)`):
+   * its port (0: the application's server) and Socket.IO namespace.
+   */
+  gateway?: { port: number; namespace?: string };
 }
 
 /**
@@ -25,19 +30,32 @@ export class CorsService {
 
   /**
    * Every route with its effective policy and where it came from (origins as they are now), then
-   * every `paths` entry.
+   * every `paths` entry, then every WebSocket gateway.
    */
   report(): CorsRouteReport[] {
     const table = this.runtime.table;
     if (table === undefined) return [];
     // Routes first, then the `paths` entries (method `ALL`, handler `paths["/graphql"]`).
-    return [...table.routes, ...table.paths].map((route) => ({
+    const rows: CorsRouteReport[] = [...table.routes, ...table.paths].map((route) => ({
       method: route.method,
       path: route.path,
       handler: route.name,
       source: route.source,
       policy: route.policy?.describe() ?? null,
     }));
+    for (const gateway of this.runtime.gateways?.gateways ?? []) {
+      const namespace =
+        gateway.namespace === undefined ? {} : { namespace: String(gateway.namespace) };
+      rows.push({
+        method: 'WEBSOCKET',
+        path: gateway.path ?? '(default)',
+        handler: gateway.name,
+        source: gateway.source,
+        policy: gateway.policy?.describe() ?? null,
+        gateway: { port: gateway.port, ...namespace },
+      });
+    }
+    return rows;
   }
 
   /**

@@ -103,8 +103,8 @@ export type CorsProblemSource =
  * WebSocket gateways
  * - `gateway-cors-option`: a gateway sets Socket.IO's own `cors` option, which this module
  *   replaces (a warning when it only repeats what the policy says).
- * - `gateways-share-server`: gateways that share one WebSocket server (the same port and path,
- *   and namespace on Socket.IO) have different policies: the handshake cannot tell them apart.
+ * - `gateway-unguarded`: a gateway's server comes from a WebSocket adapter whose servers this
+ *   module cannot check (neither `ws` nor Socket.IO), while the gateway has a policy.
  */
 export type CorsProblemCode =
   | 'missing-module-options'
@@ -170,7 +170,7 @@ export type CorsProblemCode =
   | 'invalid-proxy-target'
   | 'invalid-proxy-option'
   | 'gateway-cors-option'
-  | 'gateways-share-server';
+  | 'gateway-unguarded';
 
 /** One configuration problem (an error or a warning), with where it was declared. */
 export interface CorsConfigProblem {

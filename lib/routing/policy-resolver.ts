@@ -176,16 +176,39 @@ export class PolicyResolver {
       });
       return [];
     }
-    return Object.entries(paths).map(([path, value]) => {
-      const at = pathPlace(path);
-      const start: Merged = { effective: null, place: MODULE_PLACE, originFrom: '', inline: false };
-      const m = this.mergeLayer(start, value, at);
-      if (m.effective === null) return { path, policy: null, source: m.place.where };
-      if (typeof value === 'string') return { path, ...this.named.get(value)! };
-      const policy = this.compile(m.effective, m.place, m.originFrom);
-      if (m.originFrom !== undefined) this.own(m.originFrom, policy);
-      return { path, policy, source: m.place.where };
-    });
+    return Object.entries(paths).map(([path, value]) => ({
+      path,
+      ...this.resolveLayer(value, pathPlace(path)),
+    }));
+  }
+
+  /**
+   * The effective policy of something with one level of `@Cors()` value over the module defaults
+   * (a `paths` entry, a WebSocket gateway, a proxy), declared `at`; `undefined` (no value) gives
+   * `whenUndecorated`.
+   */
+  resolveOne(
+    value: CorsDecoratorValue | undefined,
+    at: CorsProblemPlace,
+    whenUndecorated: ResolvedPolicy = this.fallback,
+  ): ResolvedPolicy {
+    return value === undefined ? whenUndecorated : this.resolveLayer(value, at);
+  }
+
+  /** One `@Cors()` value (checked: `undefined` is reported) over the module defaults. */
+  private resolveLayer(value: CorsDecoratorValue, at: CorsProblemPlace): ResolvedPolicy {
+    const start: Merged = { effective: null, place: MODULE_PLACE, originFrom: '', inline: false };
+    const m = this.mergeLayer(start, value, at);
+    if (m.effective === null) return { policy: null, source: m.place.where };
+    if (typeof value === 'string') return this.named.get(value)!;
+    const policy = this.compile(m.effective, m.place, m.originFrom);
+    if (m.originFrom !== undefined) this.own(m.originFrom, policy);
+    return { policy, source: m.place.where };
+  }
+
+  /** The module defaults as a policy, whatever `routes` says (what an undecorated proxy gets). */
+  get moduleDefaults(): ResolvedPolicy {
+    return { policy: this.defaultPolicy, source: 'module' };
   }
 
   /** One `@Cors()` value, declared `at`, merged over what the outer levels gave. */
