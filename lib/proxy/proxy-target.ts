@@ -18,7 +18,11 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import type { CorsConfigProblem } from '../engine/errors.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './proxy-headers.js';
+import {
+  clientResponseHeaders,
+  DEFAULT_FORWARD_HEADERS,
+  upstreamRequestHeaders,
+} from './proxy-headers.js';
 import { validateProxyOptions, type ProxySettings } from './proxy-options.js';
 import { upstreamPath, upstreamQuery } from './proxy-path.js';
 
@@ -91,13 +95,7 @@ export class ProxyTarget {
       target: s.endpoint.origin + s.endpoint.basePath,
       origin: s.endpoint.origin,
       basePath: s.endpoint.basePath,
-      forwardedHeaders: [
-        'accept',
-        'accept-language',
-        'content-type',
-        'content-language',
-        ...s.forwardHeaders,
-      ],
+      forwardedHeaders: [...DEFAULT_FORWARD_HEADERS, ...s.forwardHeaders],
       setHeaders: s.setHeaders.map(([name]) => name),
       forwardSetCookie: s.forwardSetCookie,
       connectTimeout: s.connectTimeout,
@@ -145,14 +143,18 @@ export class ProxyTarget {
    * `Cache-Control: no-store`) written with `res.writeHead`, so a hook on `writeHead` adds the
    * CORS headers to it: 400 path refused (see `upstreamPath`), 404 path not covered, 405
    * `TRACE`/`TRACK`, 413 body over `maxRequestBytes`, 502 target unreachable (refused, unknown
-   * host, reset) or its answer unusable, 504 `connectTimeout` or `timeout` passed. When the
-   * answer has already started, a failure destroys the response instead. A request whose body
-   * was not read to the end is answered with `Connection: close`.
+   * host, reset) or its answer unusable, 504 `connectTimeout` or `timeout` passed, 500 when
+   * the request body was already read by something else (a body parser mounted before the
+   * proxy). When the answer has already started, a failure destroys the response instead. A
+   * request whose body was not read to the end is answered with `Connection: close`.
    *
-   * Redirects are not followed: a 3xx and its `Location` reach the client unchanged (the browser
-   * decides; the server never fetches it). The client going away (`res` closed before it
-   * finished) aborts the target's request. A reused keep-alive connection found closed before
-   * any answer is retried once on a new one, for `GET`, `HEAD` and `OPTIONS` without a body.
+   * Redirects are not followed: a 3xx and its `Location` reach the client unchanged, not
+   * rewritten (the browser decides; the server never fetches it; a relative `Location` is
+   * relative to the app's URL). The client going away (`res` closed before it finished) aborts
+   * the target's request. An answer the target sends before reading the whole body is passed
+   * on; the rest of the body is dropped and the target's request destroyed. A reused keep-alive
+   * connection found closed before any answer is retried once on a new one, for `GET`, `HEAD`
+   * and `OPTIONS` without a body.
    */
   forward(req: IncomingMessage, res: ServerResponse, path: string, protocol: string): void {
     try {

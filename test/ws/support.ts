@@ -2,13 +2,16 @@
  * WebSocket e2e support: a Nest app with gateways on `ws` (WsAdapter) or Socket.IO (IoAdapter),
  * on either HTTP adapter, and real clients (`ws`, `socket.io-client`) sending a chosen `Origin`.
  */
-import type { INestApplication, ModuleMetadata } from '@nestjs/common';
+import type { INestApplication, LoggerService, ModuleMetadata } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { createServer } from 'node:net';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { AddressInfo } from 'node:net';
 import { io, type Socket as IoSocket } from 'socket.io-client';
 import WebSocket from 'ws';
-import { makeApp, type AdapterName } from '../e2e/helpers.js';
+import type { AdapterName } from '../e2e/helpers.js';
 
 export const WS_ADAPTERS = ['ws', 'socket.io'] as const;
 export type WsAdapterName = (typeof WS_ADAPTERS)[number];
@@ -16,27 +19,44 @@ export type WsAdapterName = (typeof WS_ADAPTERS)[number];
 /** Every gateway's `handleConnection` calls this: what reached gateway code. */
 export const connections: string[] = [];
 
-/** Boots `metadata` on `http`, with the `ws` WebSocket adapter chosen in `main.ts` style. */
+/**
+ * Boots `metadata` on `http` with the WebSocket adapter `ws` chosen as `main.ts` does (nothing
+ * more), logging to `logger` (none by default), and listens on 127.0.0.1.
+ */
 export async function listenWithGateways(
   metadata: ModuleMetadata,
   ws: WsAdapterName,
   http: AdapterName = 'express',
-  setup?: (app: INestApplication) => unknown,
+  logger: LoggerService | false = false,
 ): Promise<{ app: INestApplication; port: number; url: string }> {
   connections.length = 0;
-  const app = await makeApp(
-    metadata,
-    async (app) => {
-      // What Nest itself requires to choose an adapter, nothing more.
-      if (ws === 'ws') app.useWebSocketAdapter(new WsAdapter(app));
-      else app.useWebSocketAdapter(new IoAdapter(app));
-      await setup?.(app);
-    },
-    http,
-  );
-  await app.listen(0, '127.0.0.1');
+  const moduleRef = await Test.createTestingModule(metadata).compile();
+  const app =
+    http === 'fastify'
+      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger })
+      : moduleRef.createNestApplication({ logger });
+  // What Nest itself requires to choose an adapter, nothing more.
+  app.useWebSocketAdapter(ws === 'ws' ? new WsAdapter(app) : new IoAdapter(app));
+  try {
+    await app.listen(0, '127.0.0.1');
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
   const port = (app.getHttpServer().address() as AddressInfo).port;
   return { app, port, url: `http://127.0.0.1:${port}` };
+}
+
+/** A port nothing listens on right now (for a gateway on a port of its own). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** What a `ws` client handshake ended in: open (and an echo round trip), or an HTTP status. */
