@@ -40,6 +40,7 @@ import type {
 import { OriginOwners, type LiveUpdate, type OriginsInForce } from './live/origin-owners.js';
 import type { OriginSource, OriginSourceStatus } from './live/origin-source.js';
 import { OriginSync } from './live/origin-sync.js';
+import { resolveProxies, shadowedByProxies, type ProxyEntry } from './proxy/proxy-entries.js';
 import { collectNestRoutes } from './routing/nest-routes.js';
 import { PolicyResolver, type OriginDeclaration } from './routing/policy-resolver.js';
 import { PolicyTable, type TableRoute } from './routing/policy-table.js';
@@ -57,6 +58,8 @@ export class CorsRuntime implements OnModuleDestroy {
   private owners: OriginOwners | undefined;
   /** The sync of each key whose origins come from a source (keys may share one). */
   private readonly syncs = new Map<string, OriginSync>();
+  /** The `proxies` entries, compiled (empty before boot). */
+  private proxyEntries: readonly ProxyEntry[] = [];
   /** Checks the handshakes of every WebSocket server a gateway gets. */
   private readonly gate: HandshakeGate;
 
@@ -75,6 +78,11 @@ export class CorsRuntime implements OnModuleDestroy {
     // Gateway servers are created in `init()` before `configure()`: the gate is on each one
     // from its creation, and refuses every handshake until `start()` gives it the policies.
     watchGatewayServers(applicationConfig, this.gate.attach);
+  }
+
+  /** The `proxies` entries with their policies (origins as at boot; the table has live ones). */
+  get proxies(): readonly ProxyEntry[] {
+    return this.proxyEntries;
   }
 
   /** The WebSocket gateways with their policies (undefined before boot). */
@@ -110,7 +118,14 @@ export class CorsRuntime implements OnModuleDestroy {
     const resolver = new PolicyResolver(this.options, (message) => this.logger.error(message));
     const routes = await this.routesWithPolicies(resolver, httpAdapter);
     const gateways = await this.gatewaysWithPolicies(resolver);
+    const proxies = resolveProxies(this.options?.proxies, resolver);
     const problems = resolver.problems;
+    problems.errors.push(...proxies.problems);
+    const named = resolver.paths.map((p) => ({
+      path: p.path,
+      name: `paths[${JSON.stringify(p.path)}]`,
+    }));
+    problems.errors.push(...shadowedByProxies(proxies.entries, [...routes, ...named]));
     problems.errors.push(...seamProblems(adapter, resolver.paths));
     problems.errors.push(...gatewayProblems(gateways.records, this.gate));
     for (const warning of problems.warnings)
@@ -120,12 +135,15 @@ export class CorsRuntime implements OnModuleDestroy {
       const conflict = conflictingCors(adapter);
       if (conflict !== undefined) throw new CorsConfigError([conflict]);
     });
-    const table = PolicyTable.build(
-      routes,
-      resolver.fallback,
-      adapter.routerFactory(),
-      resolver.paths,
+    this.proxyEntries = proxies.entries;
+    // Proxied prefixes first: no route or `paths` entry lies under one (checked above).
+    const proxyPaths = proxies.entries.flatMap((entry) =>
+      entry.proxy.patterns(adapter.kind).map((path) => ({ ...entry, path })),
     );
+    const table = PolicyTable.build(routes, resolver.fallback, adapter.routerFactory(), [
+      ...proxyPaths,
+      ...resolver.paths,
+    ]);
     this.mount(adapter);
     this.middleware?.use(table);
     this.gate.use(GatewayTable.build(gateways.entries));
@@ -144,6 +162,7 @@ export class CorsRuntime implements OnModuleDestroy {
 
   /** Stops every origin source (timers, subscriptions, the source's own connections). */
   async onModuleDestroy(): Promise<void> {
+    for (const { proxy } of this.proxyEntries) proxy.close();
     await Promise.all([...new Set(this.syncs.values())].map((sync) => sync.stop()));
   }
 

@@ -4,6 +4,7 @@ import type { CorsPolicy } from './engine/cors-policy.js';
 import type { CorsPolicyOptions } from './interfaces/cors-options.interface.js';
 import type { OriginsInForce } from './live/origin-owners.js';
 import type { OriginSourceStatus } from './live/origin-source.js';
+import type { ProxyDescription } from './proxy/proxy-target.js';
 
 /** One row of the policy report: a route and its effective policy. */
 export interface CorsRouteReport {
@@ -18,6 +19,8 @@ export interface CorsRouteReport {
    * its port (0: the application's server) and Socket.IO namespace.
    */
   gateway?: { port: number; namespace?: string };
+  /** On a `proxies` entry's row (method `ALL`, path its prefix): where and how it forwards. */
+  proxy?: ProxyDescription;
 }
 
 /**
@@ -30,19 +33,32 @@ export class CorsService {
 
   /**
    * Every route with its effective policy and where it came from (origins as they are now), then
-   * every `paths` entry, then every WebSocket gateway.
+   * every `paths` entry, every proxied prefix, and every WebSocket gateway.
    */
   report(): CorsRouteReport[] {
     const table = this.runtime.table;
     if (table === undefined) return [];
     // Routes first, then the `paths` entries (method `ALL`, handler `paths["/graphql"]`).
-    const rows: CorsRouteReport[] = [...table.routes, ...table.paths].map((route) => ({
+    const paths = table.paths.filter((entry) => entry.proxy === undefined);
+    const rows: CorsRouteReport[] = [...table.routes, ...paths].map((route) => ({
       method: route.method,
       path: route.path,
       handler: route.name,
       source: route.source,
       policy: route.policy?.describe() ?? null,
     }));
+    // One row per proxied prefix, with the policy in force (its first table entry has it).
+    for (const { proxy, name } of this.runtime.proxies) {
+      const entry = table.paths.find((p) => p.proxy === proxy);
+      rows.push({
+        method: 'ALL',
+        path: proxy.prefix,
+        handler: name,
+        source: entry?.source ?? 'module',
+        policy: entry?.policy?.describe() ?? null,
+        proxy: proxy.describe(),
+      });
+    }
     for (const gateway of this.runtime.gateways?.gateways ?? []) {
       const namespace =
         gateway.namespace === undefined ? {} : { namespace: String(gateway.namespace) };

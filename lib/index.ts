@@ -2,6 +2,7 @@ export { Cors } from './cors.decorator.js';
 export { CorsModule } from './cors.module.js';
 export type { CorsOptionsFactory } from './cors.module-definition.js';
 export { CorsService, type CorsRouteReport } from './cors.service.js';
+export type { ProxyDescription } from './proxy/proxy-target.js';
 export { CorsPolicy, type CorsDecision, type CorsRequestLike } from './engine/cors-policy.js';
 export {
   CorsConfigError,
@@ -17,6 +18,7 @@ export type {
   CorsOriginCallback,
   CorsOriginFunction,
   CorsPolicyOptions,
+  CorsProxyOptions,
   CorsStaticOrigin,
 } from './interfaces/cors-options.interface.js';
 export type { OriginsInForce } from './live/origin-owners.js';

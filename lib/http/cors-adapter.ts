@@ -12,6 +12,8 @@ export type NodeMiddleware = (
 ) => void;
 
 export interface CorsAdapter {
+  /** Whose route syntax `paths` patterns are written in. */
+  readonly kind: 'express' | 'fastify';
   /** Mounts the middleware before every route, guard and Nest middleware. */
   mount(middleware: NodeMiddleware): void;
   /** The path the router matches (no query string), or undefined when it cannot parse one. */

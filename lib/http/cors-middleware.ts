@@ -80,17 +80,47 @@ export class CorsMiddleware {
     }
     const route = table.routeFor(path, req.method as string, req) ?? table.offRouteFor(path);
     const policy = route.policy;
-    if (policy === null) return next();
+    if (policy === null) return route.proxy ? this.forward(req, res, route, path) : next();
     const verdict = policy.checkOrigin(origin, req);
     if (typeof verdict === 'string' || verdict instanceof CorsDenial) {
       this.decorate(req, res, route, policy, verdict, path);
-      return next();
+      return route.proxy ? this.proxy(req, res, route, path, verdict) : next();
     }
     verdict.then((settled) => {
       this.decorate(req, res, route, policy, settled, path);
-      next();
+      if (route.proxy) this.proxy(req, res, route, path, settled);
+      else next();
     });
   };
+
+  /**
+   * A proxied path: forwarded to its target with the decided headers, except a cross-origin
+   * request from a refused origin, which the proxy never relays (403): a page may not make the
+   * server send requests for it that it could not read.
+   */
+  private proxy(
+    req: CorsRequest,
+    res: ServerResponse,
+    route: TableRoute,
+    path: string,
+    verdict: OriginVerdict,
+  ): void {
+    const origin = req.headers.origin;
+    if (typeof verdict !== 'string' && origin !== undefined && !this.isSameOrigin(req, origin)) {
+      res.statusCode = 403;
+      res.setHeader('Content-Length', '0');
+      res.end();
+      return;
+    }
+    this.forward(req, res, route, path);
+  }
+
+  private forward(req: CorsRequest, res: ServerResponse, route: TableRoute, path: string): void {
+    // The router's path may still hold the query (find-my-way splits it off itself).
+    const query = path.indexOf('?');
+    const routed = query === -1 ? path : path.slice(0, query);
+    route.proxy!.forward(holder(req), res, routed, this.adapter.protocolOf(req));
+  }
 
   private decorate(
     req: CorsRequest,

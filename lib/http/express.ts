@@ -22,6 +22,7 @@ interface MatchingOptions {
 
 export function expressAdapter(httpAdapter: HttpServer): CorsAdapter {
   return {
+    kind: 'express',
     mount: (middleware: NodeMiddleware) => mountFirst(httpAdapter, middleware),
     pathOf,
     protocolOf: (req: IncomingMessage) => (req as { protocol?: string }).protocol ?? 'http',

@@ -55,6 +55,7 @@ export function fastifyAdapter(httpAdapter: HttpServer): CorsAdapter {
     querystringParser: () => NO_QUERY,
   });
   return {
+    kind: 'fastify',
     mount: (middleware: NodeMiddleware) => mount(httpAdapter, middleware),
     // find-my-way takes the whole target: it splits the query and decodes as the router does.
     pathOf: (req: IncomingMessage) => req.url,

@@ -1,4 +1,5 @@
 import type { OriginSource } from '../live/origin-source.js';
+import type { CorsProxyOptions as ProxyForwardOptions } from '../proxy/proxy-options.js';
 
 /**
  * The node-style origin function of the `cors` package (what `app.enableCors()` accepts), or a
@@ -92,10 +93,27 @@ export interface CorsModuleOptions extends CorsNamedPolicyOptions {
    * The first matching pattern decides; controller routes always keep their own policy.
    */
   paths?: Record<string, CorsDecoratorValue>;
+  /**
+   * Safe proxies to APIs the frontend cannot change: a plain path prefix (`'/vendor'`, not under
+   * the global prefix) and where its requests go. Requests under it are forwarded to the fixed
+   * `target` and answered with the CORS headers of the entry's `policy`; preflights are answered
+   * here, never forwarded. See the README, "When you don't control the API".
+   */
+  proxies?: Record<string, CorsProxyOptions>;
   /** `'all'` (default): every route gets the module defaults; `'decorated'`: only routes under `@Cors`. */
   routes?: 'all' | 'decorated';
   /** Log every denial with its reason and print the policy table at boot. */
   debug?: boolean;
+}
+
+/** One `proxies` entry. */
+export interface CorsProxyOptions extends Omit<ProxyForwardOptions, 'policy'> {
+  /**
+   * The CORS policy of the proxied paths, as `@Cors()` takes it: a policy name, options merged
+   * over the module defaults, or `false` (no CORS headers). Default: the module defaults, even
+   * under `routes: 'decorated'`.
+   */
+  policy?: CorsDecoratorValue;
 }
 
 /** What `@Cors()` stores: options, a policy name, or `false` (CORS off). */

@@ -35,7 +35,7 @@ export interface ResolvedPolicy {
   source: string;
 }
 
-const MODULE_ONLY_KEYS = ['policies', 'paths', 'routes', 'debug'] as const;
+const MODULE_ONLY_KEYS = ['policies', 'paths', 'proxies', 'routes', 'debug'] as const;
 
 /** Where the origins of an owner key (`''` the module defaults, or a policy name) are declared. */
 export interface OriginDeclaration {

@@ -12,6 +12,7 @@ import {
   type MethodPolicy,
   type PreflightRoute,
 } from '../engine/preflight.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteRecord, RouteRequest } from './route-record.js';
 
 /** A route with its effective policy (null: CORS off) and where that policy came from. */
@@ -23,6 +24,23 @@ export interface TableRoute extends RouteRecord {
    * path (Fastify: a parameter matched empty, which Nest answers with 404).
    */
   readonly notFound?: true;
+  /** A `proxies` entry: the request is forwarded there instead of going on to the app. */
+  readonly proxy?: RouteForwarder;
+}
+
+/** Where a proxied prefix sends requests (see `ProxyTarget.forward`). */
+export interface RouteForwarder {
+  forward(req: IncomingMessage, res: ServerResponse, path: string, protocol: string): void;
+}
+
+/** A decider for paths no controller route serves: a `paths` entry or a proxied prefix. */
+export interface OffRouteEntry {
+  readonly path: string;
+  readonly policy: CorsPolicy | null;
+  readonly source: string;
+  /** Default `paths["<path>"]`. */
+  readonly name?: string;
+  readonly proxy?: RouteForwarder;
 }
 
 /** The adapter's router, mirrored with the library the router itself matches with. */
@@ -60,7 +78,7 @@ export type RouterMirrorFactory = (routes: readonly TableRoute[]) => RouterMirro
 function offRoute(
   path: string,
   name: string,
-  { policy, source }: { policy: CorsPolicy | null; source: string },
+  { policy, source, proxy }: { policy: CorsPolicy | null; source: string; proxy?: RouteForwarder },
   order: number,
 ): TableRoute {
   return Object.freeze({
@@ -72,6 +90,7 @@ function offRoute(
     order,
     policy,
     source,
+    ...(proxy !== undefined && { proxy }),
   });
 }
 
@@ -152,11 +171,11 @@ export class PolicyTable {
     routes: readonly TableRoute[],
     defaults: { policy: CorsPolicy | null; source: string },
     createRouter: RouterMirrorFactory,
-    paths: ReadonlyArray<{ path: string; policy: CorsPolicy | null; source: string }> = [],
+    paths: readonly OffRouteEntry[] = [],
   ): PolicyTable {
     const ordered = [...routes].sort((a, b) => a.order - b.order);
     const entries = paths.map((p, order) =>
-      offRoute(p.path, `paths[${JSON.stringify(p.path)}]`, p, order),
+      offRoute(p.path, p.name ?? `paths[${JSON.stringify(p.path)}]`, p, order),
     );
     const fallback = offRoute('/{*path}', '(no route)', defaults, -1);
     return new PolicyTable(Object.freeze(ordered), Object.freeze(entries), fallback, createRouter);
