@@ -62,8 +62,15 @@ export function freePort(): Promise<number> {
 /** What a `ws` client handshake ended in: open (and an echo round trip), or an HTTP status. */
 export type WsOutcome = { open: true; echo: unknown } | { open: false; status: number | 'closed' };
 
-/** Opens a `ws` connection to `url` with `Origin: origin` (none when undefined) and echoes once. */
-export function wsConnect(url: string, origin: string | undefined): Promise<WsOutcome> {
+/**
+ * Opens a `ws` connection to `url` with `Origin: origin` (none when undefined), sends `event`
+ * once and waits for the first answer.
+ */
+export function wsConnect(
+  url: string,
+  origin: string | undefined,
+  event = 'echo',
+): Promise<WsOutcome> {
   return new Promise((resolve) => {
     const headers = origin === undefined ? {} : { Origin: origin };
     const socket = new WebSocket(url.replace(/^http/, 'ws'), { headers });
@@ -72,7 +79,7 @@ export function wsConnect(url: string, origin: string | undefined): Promise<WsOu
       socket.terminate();
     });
     socket.on('error', () => resolve({ open: false, status: 'closed' }));
-    socket.on('open', () => socket.send(JSON.stringify({ event: 'echo', data: 'ping' })));
+    socket.on('open', () => socket.send(JSON.stringify({ event, data: 'ping' })));
     socket.on('message', (data) => {
       resolve({ open: true, echo: JSON.parse(String(data)) });
       socket.close();
