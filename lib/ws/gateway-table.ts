@@ -40,7 +40,13 @@ export type HandshakeVerdict =
       /** Its `Access-Control-Allow-Origin`, or a denial when no header is due (same-origin…). */
       readonly verdict: OriginVerdict;
     }
-  | { readonly allowed: false; readonly reason: string; readonly gateway: string };
+  | {
+      readonly allowed: false;
+      readonly reason: string;
+      readonly gateway: string;
+      /** Where the refusing policy comes from (`module`, `policy "live"`, …). */
+      readonly source: string;
+    };
 
 /** What the handshake decision reads of a request. */
 export interface HandshakeRequest {
@@ -130,11 +136,11 @@ export function decideHandshake(
   const gateways = group?.gateways ?? [];
   let first: HandshakeVerdict = OFF;
   for (let i = 0; i < gateways.length; i++) {
-    const { policy, name } = gateways[i];
+    const { policy, name, source } = gateways[i];
     if (policy === null) continue;
     if (request.origin === undefined || request.sameOrigin) {
       if (request.origin === undefined && policy.enforce) {
-        return { allowed: false, reason: NO_ORIGIN_ENFORCED, gateway: name };
+        return { allowed: false, reason: NO_ORIGIN_ENFORCED, gateway: name, source };
       }
       if (first === OFF) first = { allowed: true, policy, verdict: NO_HEADERS };
       continue;
@@ -144,7 +150,7 @@ export function decideHandshake(
       return settleFrom(gateways, i, checked, first, request);
     }
     if (checked instanceof CorsDenial)
-      return { allowed: false, reason: checked.reason, gateway: name };
+      return { allowed: false, reason: checked.reason, gateway: name, source };
     if (first === OFF) first = { allowed: true, policy, verdict: checked };
   }
   return first;
@@ -159,9 +165,9 @@ async function settleFrom(
   request: HandshakeRequest,
 ): Promise<HandshakeVerdict> {
   const settled = await pending;
-  const { policy, name } = gateways[index];
+  const { policy, name, source } = gateways[index];
   if (settled instanceof CorsDenial)
-    return { allowed: false, reason: settled.reason, gateway: name };
+    return { allowed: false, reason: settled.reason, gateway: name, source };
   const rest = await decideHandshake({ gateways: gateways.slice(index + 1) }, request);
   if (!rest.allowed) return rest;
   return first !== OFF ? first : { allowed: true, policy, verdict: settled };

@@ -177,7 +177,7 @@ export class HandshakeGate {
       .replace(/[^\x20-\x7e]/g, '?');
     const where = key.replace(/^0 /, '').trim() || '(default path)';
     this.log.denial(
-      `CORS denied WebSocket handshake ${where} from "${origin}" → ${verdict.gateway}: ${verdict.reason}`,
+      `CORS denied WebSocket handshake ${where} from "${origin}" → ${verdict.gateway}: ${verdict.reason} (${verdict.source})`,
     );
   }
 
@@ -190,7 +190,7 @@ export class HandshakeGate {
 }
 
 function notReady(): HandshakeVerdict {
-  return { allowed: false, reason: NOT_READY, gateway: '(all)' };
+  return { allowed: false, reason: NOT_READY, gateway: '(all)', source: 'module' };
 }
 
 function handshakeRequest(req: IncomingMessage): HandshakeRequest {

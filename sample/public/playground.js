@@ -6,11 +6,19 @@ const API = window.PLAYGROUND.api;
 const HERE = location.origin;
 const short = () => Math.random().toString(36).slice(2, 6);
 const json = (value) => ({ 'Content-Type': 'application/json', body: JSON.stringify(value) });
+/** Logging in: the API sets the session cookie (see the "Log in" scenario). */
+const LOGIN = {
+  method: 'POST',
+  path: '/account/login',
+  credentials: 'include',
+  ...json({ email: 'ada@example.com' }),
+};
 
 /**
- * Each scenario: one or more fetch() calls made by this page. `route` finds its policy in the
- * module's report; `expect` is what a browser must do with it. Every scenario runs on its own, in
- * any order: one that needs a cookie logs in first itself.
+ * Each scenario: one or more fetch() calls made by this page, then, with `socket`, a WebSocket
+ * opened to a gateway. `route` finds its policy in the module's report; `expect` is what a browser
+ * must do with it. Every scenario runs on its own, in any order: one that needs a cookie logs in
+ * first itself.
  */
 const SCENARIOS = [
   {
@@ -170,6 +178,29 @@ const SCENARIOS = [
     expect: { verdict: 'blocked' },
     requests: () => [{ method: 'PUT', path: '/admin/users/7/role', ...json({ role: 'admin' }) }],
   },
+  {
+    id: 'ws-cart',
+    group: 'WebSockets: no CORS, the module checks the handshake',
+    title: 'Live cart updates: new WebSocket()',
+    explain:
+      "Logs in first, then opens a WebSocket. Browsers apply no CORS to WebSockets and send the cookie with the handshake; the module checks its Origin against the gateway's policy (the module defaults allow this page). It opens, and the gateway knows who is logged in.",
+    route: 'WEBSOCKET /live/cart',
+    expect: { verdict: 'allowed' },
+    requests: () => [LOGIN],
+    socket: { path: '/live/cart', send: { event: 'hello', data: 'hi' } },
+  },
+  {
+    id: 'ws-admin',
+    group: 'WebSockets: no CORS, the module checks the handshake',
+    title: "Admin feed, policy 'admin': a hijack refused",
+    explain:
+      "Logs in first: the browser sends the session cookie with this handshake too, so any site could act as the user over the socket. The 'admin' policy does not list this origin: the module answers 403, the socket never opens and the gateway never runs.",
+    whyBlocked: 'The module refused the handshake (403); the browser tells the page nothing more.',
+    route: 'WEBSOCKET /live/admin',
+    expect: { verdict: 'blocked' },
+    requests: () => [LOGIN],
+    socket: { path: '/live/admin', send: { event: 'hello', data: 'hi' } },
+  },
 ];
 
 // ----- talking to the API ------------------------------------------------------------------------
@@ -206,6 +237,52 @@ async function send(request) {
   }
 }
 
+/** A scenario's WebSocket, as shown on its card and in its result. */
+const socketRequest = ({ path, send: message }) => ({ method: 'WEBSOCKET', path, message });
+
+/** Every request a scenario makes: its fetches, then its WebSocket. */
+const requestsOf = (scenario) => [
+  ...scenario.requests(),
+  ...(scenario.socket ? [socketRequest(scenario.socket)] : []),
+];
+
+/**
+ * `new WebSocket()` exactly as a page would do it: sends one message once open, closes after the
+ * reply. What the page gets to know: events only. A refused handshake is an `error` event and a
+ * close with code 1006, without the status or any reason (those are in the browser console).
+ */
+function openSocket(socket) {
+  const request = socketRequest(socket);
+  const url = API.replace(/^http/, 'ws') + request.path;
+  const message = request.message;
+  return new Promise((resolve) => {
+    const events = [];
+    let reply;
+    const socket = new WebSocket(url);
+    socket.onopen = () => {
+      events.push('open');
+      socket.send(JSON.stringify(message));
+    };
+    socket.onmessage = (event) => {
+      events.push('message');
+      reply = String(event.data);
+      socket.close(1000);
+    };
+    socket.onerror = () => events.push('error');
+    socket.onclose = (event) => {
+      events.push(`close ${event.code}`);
+      const ok = events.includes('open') && reply !== undefined;
+      resolve({
+        request,
+        websocket: true,
+        ok,
+        events,
+        ...(ok ? { body: reply.slice(0, 300) } : { error: `${events.join(', then ')}` }),
+      });
+    };
+  });
+}
+
 /** Runs one scenario and returns everything the page and the server saw. */
 async function run(id) {
   const scenario = SCENARIOS.find((s) => s.id === id);
@@ -216,7 +293,8 @@ async function run(id) {
   const requests = scenario.requests();
   const fetches = [];
   for (const request of requests) fetches.push(await send(request));
-  const paths = new Set(requests.map((r) => r.path));
+  if (scenario.socket) fetches.push(await openSocket(scenario.socket));
+  const paths = new Set(fetches.map((f) => f.request.path));
   const [seen, logged] = await Promise.all([
     api(`/cors/requests?since=${since}`),
     api(`/cors/denials?since=${since}`),
@@ -226,7 +304,8 @@ async function run(id) {
   const result = {
     id,
     verdict: fetches.every((f) => f.ok) ? 'allowed' : 'blocked',
-    status: fetches.at(-1).ok ? fetches.at(-1).status : null,
+    // A WebSocket has no status the page can read: null.
+    status: fetches.at(-1).ok ? (fetches.at(-1).status ?? null) : null,
     fetches,
     server: seen.requests.filter(mine),
     denials: logged.denials.filter(mine),
@@ -291,6 +370,10 @@ function requestsText(requests) {
 }
 
 function requestText(request) {
+  if (request.method === 'WEBSOCKET') {
+    const url = `${API.replace(/^http/, 'ws')}${request.path}`;
+    return `new WebSocket('${url}')\nsend ${JSON.stringify(request.message)}`;
+  }
   const lines = [`${request.method} ${request.path}`];
   if (request['Content-Type']) lines.push(`Content-Type: ${request['Content-Type']}`);
   for (const [name, value] of Object.entries(request.headers ?? {}))
@@ -325,20 +408,31 @@ function renderPolicy(scenario) {
   const origins = originsOf(p);
   const dl = el('dl');
   const item = (term, value, cls) => dl.append(el('dt', {}, term), el('dd', { class: cls }, value));
-  item(
-    'origin',
-    [
-      origins.text.map((origin, i) => [i ? ', ' : '', el('span', { class: 'origin' }, origin)]),
-      origins.allowsHere === null
-        ? ''
-        : el(
-            'span',
-            { class: origins.allowsHere ? 'chip yes' : 'chip no' },
-            origins.allowsHere ? '✓ this page' : '✗ not this page',
-          ),
-    ],
-    origins.allowsHere === false ? 'no' : undefined,
-  );
+  const originItem = () =>
+    item(
+      'origin',
+      [
+        origins.text.map((origin, i) => [i ? ', ' : '', el('span', { class: 'origin' }, origin)]),
+        origins.allowsHere === null
+          ? ''
+          : el(
+              'span',
+              { class: origins.allowsHere ? 'chip yes' : 'chip no' },
+              origins.allowsHere ? '✓ this page' : '✗ not this page',
+            ),
+      ],
+      origins.allowsHere === false ? 'no' : undefined,
+    );
+  if (row.method === 'WEBSOCKET') {
+    // A handshake is an origin decision: no Access-Control-* headers, methods or request headers.
+    box.querySelector('.source').append(` (gateway ${row.handler})`);
+    originItem();
+    item('handshake', 'Origin checked: refused → 403, no connection');
+    item('no Origin', p.enforce ? 'refused (enforce: true)' : 'allowed (non-browser clients)');
+    box.append(dl);
+    return box;
+  }
+  originItem();
   item('credentials', p.credentials ? 'true (cookies)' : 'false');
   item(
     'methods',
@@ -369,7 +463,7 @@ function renderResult(scenario, result) {
   const badge = el(
     'span',
     { class: `badge ${result.verdict}` },
-    result.verdict === 'allowed' ? `allowed · ${result.status}` : 'blocked',
+    result.verdict === 'allowed' ? `allowed · ${result.status ?? 'open'}` : 'blocked',
   );
   const expected = el(
     'span',
@@ -378,7 +472,44 @@ function renderResult(scenario, result) {
   );
   box.append(el('div', { class: 'verdict' }, badge, expected));
 
-  if (last.ok) {
+  if (last.websocket) {
+    // What the page can know of a WebSocket: its events, and the messages once open.
+    box.append(
+      el(
+        'div',
+        { class: 'line' },
+        el('span', { class: 'label' }, 'Page got'),
+        el(
+          'span',
+          { class: 'grow' },
+          el('code', {}, last.events.join(' → ')),
+          last.ok ? '' : el('span', { class: 'muted' }, ': no status, no reason'),
+        ),
+      ),
+    );
+    if (last.ok) {
+      box.append(
+        el(
+          'div',
+          { class: 'line' },
+          el('span', { class: 'label' }, 'Reply'),
+          el('code', { class: 'body', title: last.body }, last.body),
+        ),
+      );
+    } else {
+      const why = result.denials.at(-1);
+      box.append(
+        el(
+          'div',
+          { class: 'line why' },
+          el('span', { class: 'label' }, why ? 'Module logged' : 'Why'),
+          why
+            ? el('span', {}, why.reason)
+            : el('span', {}, scenario.whyBlocked ?? 'nothing logged'),
+        ),
+      );
+    }
+  } else if (last.ok) {
     const readable = Object.entries(last.headers);
     box.append(
       el(
@@ -454,13 +585,15 @@ function renderResult(scenario, result) {
 
   const saw = el('ol', { class: 'server' });
   for (const entry of result.server) {
-    const what = entry.preflight
-      ? [
-          el('span', { class: 'tag' }, 'preflight'),
-          ` OPTIONS for ${entry.requestMethod}`,
-          entry.requestHeaders ? ` + ${entry.requestHeaders}` : '',
-        ]
-      : [el('strong', {}, entry.method)];
+    const what = entry.websocket
+      ? [el('span', { class: 'tag' }, 'WebSocket'), ' handshake ', el('strong', {}, entry.method)]
+      : entry.preflight
+        ? [
+            el('span', { class: 'tag' }, 'preflight'),
+            ` OPTIONS for ${entry.requestMethod}`,
+            entry.requestHeaders ? ` + ${entry.requestHeaders}` : '',
+          ]
+        : [el('strong', {}, entry.method)];
     saw.append(
       el(
         'li',
@@ -472,10 +605,14 @@ function renderResult(scenario, result) {
       ),
     );
   }
+  const handshake = result.server.find((e) => e.websocket);
   const skipped = result.fetches.length - result.server.filter((e) => !e.preflight).length;
   const preflights = result.server.filter((e) => e.preflight).length;
   let note = '';
   if (result.server.length === 0) note = 'nothing reached the server';
+  else if (handshake && handshake.status !== 101)
+    note = `the socket never opened: no gateway code ran${handshake.cookie ? ', though the browser sent the cookie' : ''}`;
+  else if (handshake?.cookie) note = 'the browser sent the cookie with the handshake';
   else if (skipped > 0 && result.verdict === 'blocked' && preflights > 0)
     note = `the ${last.request.method} was never sent`;
   else if (scenario.id === 'cached-preflight' && preflights === 0)
@@ -518,7 +655,7 @@ function renderScenarios() {
         { class: 'what' },
         el('h3', {}, el('span', { class: 'num' }, index + 1), scenario.title, button),
         el('p', {}, scenario.explain),
-        el('pre', {}, requestsText(scenario.requests())),
+        el('pre', {}, requestsText(requestsOf(scenario))),
       ),
       renderPolicy(scenario),
       el('div', { class: 'result' }, el('span', { class: 'muted' }, 'Not run yet')),

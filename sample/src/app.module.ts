@@ -6,6 +6,7 @@ import { AdminController } from './shop/admin.controller.js';
 import { CartController } from './shop/cart.controller.js';
 import { CatalogController } from './shop/catalog.controller.js';
 import { InternalController } from './shop/internal.controller.js';
+import { AdminLiveGateway, CartLiveGateway } from './shop/live.gateways.js';
 import { BearerAuthGuard, OrdersController } from './shop/orders.controller.js';
 import { Activity } from './telemetry/activity.js';
 import { PlaygroundController } from './telemetry/playground.controller.js';
@@ -76,7 +77,8 @@ export class AppModule {
         CartController,
         PlaygroundController,
       ],
-      providers: [Activity, Sessions, BearerAuthGuard],
+      // The WebSocket gateways get their policies like controllers (module defaults, @Cors()).
+      providers: [Activity, Sessions, BearerAuthGuard, CartLiveGateway, AdminLiveGateway],
     };
   }
 }

@@ -8,6 +8,7 @@ import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { WsAdapter } from '@nestjs/platform-ws';
 import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import { existsSync } from 'node:fs';
@@ -83,6 +84,9 @@ export async function startSample(options: SampleOptions): Promise<RunningSample
     } else {
       app = await NestFactory.create(appModule, { bufferLogs: true });
     }
+    // The gateways (shop/live.gateways.ts) on the API's own server, with the `ws` library: the
+    // one line Nest requires to choose it. Nothing more for CORS: the module checks handshakes.
+    app.useWebSocketAdapter(new WsAdapter(app));
     const activity = app.get(Activity);
     app.useLogger(
       new CapturingLogger(activity, options.quiet ? { logLevels: ['warn', 'error'] } : {}),
@@ -99,6 +103,9 @@ export async function startSample(options: SampleOptions): Promise<RunningSample
     } else {
       app.use(activity.middleware);
     }
+    // WebSocket handshakes (HTTP upgrades) never reach a middleware or a hook: record them from
+    // the server's `upgrade` event, ahead of the WebSocket library's listener.
+    (app.getHttpServer() as Server).prependListener('upgrade', activity.upgrade);
     await app.listen(options.apiPort, LOOPBACK);
     const port = (app.getHttpServer() as Server).address();
     const apiUrl = `http://localhost:${typeof port === 'object' && port ? port.port : options.apiPort}`;

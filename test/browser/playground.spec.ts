@@ -11,17 +11,23 @@ import { fileURLToPath } from 'node:url';
 import type { ConsoleMessage, Page } from 'playwright-core';
 import { startSample, type RunningSample } from '../../sample/src/sample.js';
 import { AdminController } from '../../sample/src/shop/admin.controller.js';
+import { AdminLiveGateway, CartLiveGateway } from '../../sample/src/shop/live.gateways.js';
 import type { CorsDenialEntry, SeenRequest } from '../../sample/src/telemetry/activity.js';
 import { ADAPTERS } from '../e2e/helpers.js';
 import { launchChromium, type Browser } from './chromium.js';
 
-/** What `window.playground.run(id)` returns (sample/public/playground.js). */
+/**
+ * What `window.playground.run(id)` returns (sample/public/playground.js): a fetch(), or (with
+ * `websocket`) a `new WebSocket()`, whose `events` are all the page learnt, `body` its reply.
+ */
 interface Fetched {
   ok: boolean;
   status?: number;
   headers?: Record<string, string>;
   body?: string;
   error?: string;
+  websocket?: true;
+  events?: string[];
   request: { method: string; path: string };
 }
 interface ScenarioResult {
@@ -37,6 +43,11 @@ interface ScenarioResult {
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const NO_ACAO = "No 'Access-Control-Allow-Origin' header is present on the requested resource";
 const PREFLIGHT_FAILED = "Response to preflight request doesn't pass access control check";
+/** What Chromium logs for a refused WebSocket handshake (the page itself gets no reason). */
+const WS_FAILED = (url: string, status: number) =>
+  `WebSocket connection to '${url}' failed: Error during WebSocket handshake: Unexpected response code: ${status}`;
+/** The number of scenarios on the page. */
+const SCENARIOS = 15;
 
 /** A console message of the page, with the URL it is about (e.g. a resource that failed). */
 interface ConsoleEntry {
@@ -53,7 +64,10 @@ const notFound = (messages: ConsoleEntry[]) =>
     .map((m) => `${m.text} ${m.url}`);
 
 const summary = (server: SeenRequest[]) =>
-  server.map((r) => `${r.preflight ? `OPTIONS(${r.requestMethod})` : r.method} ${r.status}`);
+  server.map(
+    (r) =>
+      `${r.preflight ? `OPTIONS(${r.requestMethod})` : r.websocket ? `${r.method}(websocket)` : r.method} ${r.status}`,
+  );
 
 /**
  * The same sample (module, controllers, playground page) on each HTTP adapter; the page and
@@ -98,13 +112,11 @@ describe.each(ADAPTERS)('the sample on %s', (adapter) => {
       id,
     )) as ScenarioResult;
     // Console events travel separately from the evaluate() answer: wait for a blocked fetch's
-    // message (bounded; the assertions say what is missing if it never comes).
-    if (
-      result.verdict === 'blocked' &&
-      !consoleLines.slice(before).some((l) => l.includes('CORS'))
-    ) {
+    // or WebSocket's message (bounded; the assertions say what is missing if it never comes).
+    const blockedLine = (line: string) => line.includes('CORS') || line.includes('WebSocket');
+    if (result.verdict === 'blocked' && !consoleLines.slice(before).some(blockedLine)) {
       await page
-        .waitForEvent('console', { predicate: (m) => m.text().includes('CORS'), timeout: 1000 })
+        .waitForEvent('console', { predicate: (m) => blockedLine(m.text()), timeout: 1000 })
         .catch(() => undefined);
     }
     return { ...result, console: consoleLines.slice(before) };
@@ -125,7 +137,7 @@ describe.each(ADAPTERS)('the sample on %s', (adapter) => {
 
     it('lists every scenario with the policy from the module report', async () => {
       const cards = await page.locator('article.card').count();
-      expect(cards).toBe(13);
+      expect(cards).toBe(SCENARIOS);
       const admin = await page.textContent('#scenario-admin-read .policy');
       expect(admin).toContain('https://admin.example.com');
       expect(admin).toContain('✗ not this page');
@@ -135,6 +147,15 @@ describe.each(ADAPTERS)('the sample on %s', (adapter) => {
       // Plain words where `methods` is not set.
       const put = await page.textContent('#scenario-cart-put .policy');
       expect(put).toContain('PUT (not set: the methods this route serves)');
+      // The gateways' rows of the report: the module defaults, and @Cors('admin').
+      const cart = await page.textContent('#scenario-ws-cart .policy');
+      expect(cart).toContain('WEBSOCKET /live/cart');
+      expect(cart).toContain('module (gateway CartLiveGateway)');
+      expect(cart).toContain('✓ this page');
+      const feed = await page.textContent('#scenario-ws-admin .policy');
+      expect(feed).toContain('policy "admin" (gateway AdminLiveGateway)');
+      expect(feed).toContain('https://admin.example.com');
+      expect(feed).toContain('✗ not this page');
       expect(await page.textContent('body')).not.toMatch(/route['’]s/);
     });
   });
@@ -325,13 +346,77 @@ describe.each(ADAPTERS)('the sample on %s', (adapter) => {
     });
   });
 
+  describe('WebSockets: no CORS, the module checks the handshake', () => {
+    const socketUrl = (path: string) => `${sample.apiUrl.replace(/^http/, 'ws')}${path}`;
+
+    it('the module defaults: the socket opens, with the cookie, and the gateway knows the user', async () => {
+      const gateway = sample.app.get(CartLiveGateway);
+      const before = gateway.connections;
+      const r = await run('ws-cart');
+      expect(r.verdict).toBe('allowed');
+      expect(r.status).toBeNull(); // a page never sees a handshake's status
+      expect(r.fetches.map((f) => f.request.method)).toEqual(['POST', 'WEBSOCKET']);
+      const socket = r.fetches[1];
+      expect(socket).toMatchObject({ websocket: true, ok: true });
+      expect(socket.events).toEqual(['open', 'message', 'close 1000']);
+      // The gateway read the session cookie the browser sent with the handshake.
+      expect(JSON.parse(socket.body!)).toEqual({
+        event: 'hello',
+        data: { you: 'ada@example.com', said: 'hi' },
+      });
+      expect(summary(r.server)).toEqual(['OPTIONS(POST) 204', 'POST 200', 'GET(websocket) 101']);
+      expect(r.server[2]).toMatchObject({
+        path: '/live/cart',
+        origin: sample.playgroundUrl,
+        cookie: true,
+        responseHeaders: expect.arrayContaining(['sec-websocket-accept', 'upgrade']),
+      });
+      expect(r.denials).toEqual([]);
+      expect(gateway.connections).toBe(before + 1);
+      expect(r.console.filter((line) => line.includes('WebSocket'))).toEqual([]);
+    });
+
+    it("policy 'admin': the cookie goes along, the handshake is refused (403), no gateway code runs", async () => {
+      const gateway = sample.app.get(AdminLiveGateway);
+      const before = gateway.connections;
+      const r = await run('ws-admin');
+      expect(r.verdict).toBe('blocked');
+      expect(r.status).toBeNull();
+      const socket = r.fetches[1];
+      expect(socket).toMatchObject({ websocket: true, ok: false });
+      // All the page learns: an error event, then an abnormal close.
+      expect(socket.events).toEqual(['error', 'close 1006']);
+      expect(summary(r.server)).toEqual(['OPTIONS(POST) 204', 'POST 200', 'GET(websocket) 403']);
+      // The browser attached the user's session cookie: the Origin check is the only defence.
+      expect(r.server[2]).toMatchObject({ path: '/live/admin', cookie: true });
+      expect(r.server[2].responseHeaders).not.toContain('sec-websocket-accept');
+      expect(gateway.connections).toBe(before);
+      expect(r.denials).toHaveLength(1);
+      expect(r.denials[0]).toMatchObject({
+        kind: 'handshake',
+        method: 'GET',
+        path: '/live/admin',
+        route: 'AdminLiveGateway',
+        origin: sample.playgroundUrl,
+      });
+      expect(r.denials[0].reason).toContain('not allowed by the policy');
+      expect(r.console).toContain(WS_FAILED(socketUrl('/live/admin'), 403));
+      // The card says why, from the module's log.
+      expect(await page.textContent('#scenario-ws-admin .why')).toContain(
+        'not allowed by the policy',
+      );
+    });
+  });
+
   describe('run all', () => {
     it('every scenario behaves as the page expects; screenshot', async () => {
       const results = (await page.evaluate(() =>
         (globalThis as any).playground.runAll(),
       )) as ScenarioResult[];
       expect(results.filter((r) => !r.asExpected).map((r) => r.id)).toEqual([]);
-      expect(await page.textContent('#summary')).toBe('13 of 13 scenarios behaved as expected.');
+      expect(await page.textContent('#summary')).toBe(
+        `${SCENARIOS} of ${SCENARIOS} scenarios behaved as expected.`,
+      );
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: `${ARTIFACTS}playground-${adapter}.png`, fullPage: true });
       await page.evaluate(() => (globalThis as any).scrollTo(0, 0));
@@ -357,7 +442,7 @@ describe.each(ADAPTERS)('the sample on %s', (adapter) => {
         const ids = (await page.evaluate(() =>
           (globalThis as any).playground.scenarios.map((s: { id: string }) => s.id),
         )) as string[];
-        expect(ids).toHaveLength(13);
+        expect(ids).toHaveLength(SCENARIOS);
         const unexpected: string[] = [];
         // Last to first: no scenario can lean on one listed before it.
         for (const id of [...ids].reverse()) {
@@ -372,6 +457,11 @@ describe.each(ADAPTERS)('the sample on %s', (adapter) => {
           if (id === 'me') {
             expect(r.status).toBe(200);
             expect(r.server.at(-1)).toMatchObject({ method: 'GET', status: 200, cookie: true });
+          }
+          if (id === 'ws-cart') {
+            // Logged in by itself: the handshake carried the cookie.
+            expect(JSON.parse(r.fetches.at(-1)!.body!).data.you).toBe('ada@example.com');
+            expect(r.server.at(-1)).toMatchObject({ websocket: true, status: 101, cookie: true });
           }
         }
         expect(unexpected).toEqual([]);

@@ -70,7 +70,7 @@ describe('README: WebSocket gateways', () => {
     expect(seen).toEqual([]);
     expect(
       log.matching(
-        /^CORS denied WebSocket handshake \/live from "https:\/\/evil\.example" → LiveGateway: /,
+        /^CORS denied WebSocket handshake \/live from "https:\/\/evil\.example" → LiveGateway: the Origin is not allowed by the policy \(policy "realtime"\)$/,
       ),
     ).toHaveLength(1);
   });

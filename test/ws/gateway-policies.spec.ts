@@ -286,7 +286,7 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
       await wsConnect(`${url}/ws`, EVIL);
       const denials = log.matching(/^CORS denied WebSocket handshake/).map((l) => l.message);
       expect(denials).toEqual([
-        'CORS denied WebSocket handshake /ws from "https://evil.example" → EchoGateway: the Origin is not allowed by the policy',
+        'CORS denied WebSocket handshake /ws from "https://evil.example" → EchoGateway: the Origin is not allowed by the policy (module)',
       ]);
     });
   });

@@ -46,6 +46,7 @@ describe('decideHandshake', () => {
       allowed: false,
       reason: 'the Origin is not allowed by the policy',
       gateway: 'Narrow',
+      source: 'Narrow',
     });
   });
 

@@ -65,7 +65,8 @@ export class AccountController {
   }
 }
 
-function readCookie(req: WithHeaders, name: string): string | undefined {
+/** A cookie of the request (`sid`), or undefined. Also read by the live gateways. */
+export function readCookie(req: WithHeaders, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [key, ...value] = part.trim().split('=');
     if (key === name) return decodeURIComponent(value.join('='));

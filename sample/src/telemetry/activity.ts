@@ -5,6 +5,7 @@
  */
 import { ConsoleLogger, Injectable, type ConsoleLoggerOptions } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 export interface SeenRequest {
   seq: number;
@@ -16,6 +17,8 @@ export interface SeenRequest {
   /** Access-Control-Request-Method / -Headers of a preflight. */
   requestMethod: string | null;
   requestHeaders: string | null;
+  /** A WebSocket handshake (`Upgrade: websocket`): its status is 101 when accepted. */
+  websocket: boolean;
   /** Did the browser send a Cookie header? (The value is never recorded.) */
   cookie: boolean;
   /** Response status, once the response is finished (null until then). */
@@ -28,7 +31,8 @@ export interface CorsDenialEntry {
   seq: number;
   /** The line the module logged, as is. */
   message: string;
-  kind: 'preflight' | 'request';
+  /** `handshake`: a WebSocket handshake (method GET, route the gateway class). */
+  kind: 'preflight' | 'request' | 'handshake';
   method: string;
   path: string;
   origin: string;
@@ -64,6 +68,7 @@ export class Activity {
       preflight: req.method === 'OPTIONS' && origin !== null && requestMethod !== null,
       requestMethod,
       requestHeaders: header(req, 'access-control-request-headers'),
+      websocket: false,
       cookie: req.headers.cookie !== undefined,
       status: null,
       responseHeaders: [],
@@ -76,9 +81,68 @@ export class Activity {
     next();
   };
 
+  /**
+   * The server's `upgrade` listener (prepended, so it runs before the WebSocket library's):
+   * records each WebSocket handshake. Its answer is written on the socket itself, as the raw
+   * status line (`101 Switching Protocols` with `write`, a refusal with `end`): read from there.
+   */
+  readonly upgrade = (req: IncomingMessage, socket: Duplex): void => {
+    const entry: SeenRequest = {
+      seq: ++this.seq,
+      method: req.method ?? 'GET',
+      path: (req.url ?? '/').split('?', 1)[0],
+      origin: req.headers.origin ?? null,
+      preflight: false,
+      requestMethod: null,
+      requestHeaders: null,
+      websocket: true,
+      cookie: req.headers.cookie !== undefined,
+      status: null,
+      responseHeaders: [],
+    };
+    push(this.requests, entry);
+    const read = (chunk: unknown): void => {
+      if (entry.status !== null || (typeof chunk !== 'string' && !Buffer.isBuffer(chunk))) return;
+      const head = String(chunk);
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(head);
+      if (status === null) return;
+      entry.status = Number(status[1]);
+      entry.responseHeaders = head
+        .split('\r\n\r\n', 1)[0]
+        .split('\r\n')
+        .slice(1)
+        .filter((line) => line.includes(':'))
+        .map((line) => line.slice(0, line.indexOf(':')).trim().toLowerCase())
+        .sort();
+    };
+    const { write, end } = socket;
+    socket.write = function (this: Duplex, chunk: unknown, ...rest: unknown[]) {
+      read(chunk);
+      return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as Duplex['write'];
+    socket.end = function (this: Duplex, chunk?: unknown, ...rest: unknown[]) {
+      read(chunk);
+      return (end as (...args: unknown[]) => Duplex).call(this, chunk, ...rest);
+    } as Duplex['end'];
+  };
+
   /** Records a line the CORS module logged; ignores every other line. */
   recordLog(message: unknown, context: unknown): void {
     if (context !== 'Cors' || typeof message !== 'string') return;
+    const ws = /^CORS denied WebSocket handshake (.+?) from (".*?") → (\S+): (.*)$/s.exec(message);
+    if (ws !== null) {
+      push(this.denials, {
+        seq: ++this.seq,
+        message,
+        kind: 'handshake',
+        method: 'GET',
+        path: ws[1],
+        origin: JSON.parse(ws[2]) as string,
+        route: ws[3],
+        reason: ws[4],
+      });
+      return;
+    }
     const m = /^CORS denied (preflight|request) (\S+) (\S+) from (".*?") → (\S+): (.*)$/s.exec(
       message,
     );
