@@ -36,10 +36,11 @@ cd "$WORK/repo"
 node compat/use-nest11.mjs package.json
 # The suites' other dev dependencies (GraphQL, Swagger, serve-static 12) declare Nest 12 peers.
 npm install "${NPM_FLAGS[@]}" --legacy-peer-deps
-npm ls --depth=0 @nestjs/core @nestjs/common @nestjs/platform-express @nestjs/platform-fastify
+npm ls --depth=0 @nestjs/core @nestjs/common @nestjs/platform-express @nestjs/platform-fastify \
+  @nestjs/websockets @nestjs/platform-ws @nestjs/platform-socket.io
 # Not run here, with the reason: non-controller-routes and the browser GraphQL suite need
 # @nestjs/graphql 14, @nestjs/swagger 12 and @nestjs/serve-static 12, which only work on Nest 12
 # (they import Nest 12 APIs); they run against Nest 12 in `npm test`.
 node --experimental-vm-modules --no-warnings=ExperimentalWarning ./node_modules/jest/bin/jest.js \
-  --ci test/e2e test/routing test/readme/quick-start.spec.ts \
+  --ci test/e2e test/routing test/ws test/proxy/module.spec.ts test/readme/quick-start.spec.ts \
   --testPathIgnorePatterns /node_modules/ non-controller-routes

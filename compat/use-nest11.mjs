@@ -10,6 +10,9 @@ const FRAMEWORK = [
   '@nestjs/platform-express',
   '@nestjs/platform-fastify',
   '@nestjs/testing',
+  '@nestjs/websockets',
+  '@nestjs/platform-ws',
+  '@nestjs/platform-socket.io',
 ];
 for (const name of FRAMEWORK) {
   if (pkg.devDependencies[name] === undefined) throw new Error(`${name} is not a dev dependency`);

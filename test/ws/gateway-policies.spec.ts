@@ -3,26 +3,17 @@
  * namespaces with their own policies, gateways on ports of their own, shared servers, origin
  * functions, live origin lists, boot errors, the report and denial logs.
  */
-import { afterEach, describe, expect, it } from '@jest/globals';
-import type { INestApplication } from '@nestjs/common';
-import {
-  ConnectedSocket,
-  MessageBody,
-  SubscribeMessage,
-  WebSocketGateway,
-  type OnGatewayConnection,
-} from '@nestjs/websockets';
-import type { Socket } from 'socket.io';
-import { Cors, CorsConfigError, CorsModule, CorsService } from '../../lib/index.js';
+import { describe, expect, it } from '@jest/globals';
+import { Cors, CorsConfigError, CorsService } from '../../lib/index.js';
 import { ADAPTERS, http } from '../e2e/helpers.js';
 import { LogCapture, memorySource } from '../live/support.js';
 import {
   connections,
+  echoGateway,
   freePort,
+  gatewayApps,
   ioConnect,
-  listenWithGateways,
   wsConnect,
-  type WsAdapterName,
 } from './support.js';
 
 const ALLOWED = 'https://app.example';
@@ -30,52 +21,16 @@ const OTHER = 'https://partner.example';
 const EVIL = 'https://evil.example';
 const POLL = '/socket.io/?EIO=4&transport=polling';
 
-function gateway(name: string, options: Record<string, unknown> = {}, port = 0) {
-  @WebSocketGateway(port, options)
-  class Gateway implements OnGatewayConnection {
-    handleConnection(): void {
-      connections.push(name);
-    }
-
-    @SubscribeMessage('echo')
-    echo(@MessageBody() data: unknown, @ConnectedSocket() _client: Socket) {
-      return { event: 'echo', data };
-    }
-  }
-  Object.defineProperty(Gateway, 'name', { value: name });
-  return Gateway;
-}
-
-let app: INestApplication | undefined;
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
-
-async function boot(
-  ws: WsAdapterName,
-  httpAdapter: (typeof ADAPTERS)[number],
-  providers: Function[],
-  options: Record<string, unknown> = { origin: [ALLOWED], credentials: true },
-  logger: LogCapture | false = false,
-) {
-  const booted = await listenWithGateways(
-    { imports: [CorsModule.forRoot(options)], providers: providers as never },
-    ws,
-    httpAdapter,
-    logger,
-  );
-  app = booted.app;
-  return booted;
-}
+const apps = gatewayApps({ origin: [ALLOWED], credentials: true });
+const boot = apps.boot;
 
 describe.each(ADAPTERS)('on %s', (adapter) => {
   describe("Socket.IO's HTTP transport", () => {
-    const Io = gateway('IoGateway');
+    const Io = echoGateway('IoGateway');
 
     it('answers polling requests of an allowed origin with the policy headers', async () => {
       await boot('socket.io', adapter, [Io]);
-      const res = await http(app!).get(POLL).set('Origin', ALLOWED);
+      const res = await http(apps.app).get(POLL).set('Origin', ALLOWED);
       expect(res.status).toBe(200);
       expect(res.headers['access-control-allow-origin']).toBe(ALLOWED);
       expect(res.headers['access-control-allow-credentials']).toBe('true');
@@ -84,7 +39,7 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
 
     it('refuses polling requests of a refused origin with 403 and no CORS header', async () => {
       await boot('socket.io', adapter, [Io]);
-      const res = await http(app!).get(POLL).set('Origin', EVIL);
+      const res = await http(apps.app).get(POLL).set('Origin', EVIL);
       expect(res.status).toBe(403);
       expect(res.headers['access-control-allow-origin']).toBeUndefined();
       expect(connections).toEqual([]);
@@ -97,7 +52,7 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
         allowedHeaders: ['Content-Type', 'X-Token'],
         maxAge: 600,
       });
-      const ok = await http(app!)
+      const ok = await http(apps.app)
         .options(POLL)
         .set('Origin', ALLOWED)
         .set('Access-Control-Request-Method', 'POST')
@@ -108,7 +63,7 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
       expect(ok.headers['access-control-allow-methods']).toMatch(/POST/);
       expect(ok.headers['access-control-allow-headers']).toMatch(/x-token/i);
       expect(ok.headers['access-control-max-age']).toBe('600');
-      const refused = await http(app!)
+      const refused = await http(apps.app)
         .options(POLL)
         .set('Origin', EVIL)
         .set('Access-Control-Request-Method', 'POST');
@@ -118,18 +73,18 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
 
     it('leaves same-origin and Origin-less polling alone (no CORS headers, allowed)', async () => {
       const { port } = await boot('socket.io', adapter, [Io]);
-      const same = await http(app!).get(POLL).set('Origin', `http://127.0.0.1:${port}`);
+      const same = await http(apps.app).get(POLL).set('Origin', `http://127.0.0.1:${port}`);
       expect(same.status).toBe(200);
       expect(same.headers['access-control-allow-origin']).toBeUndefined();
-      const none = await http(app!).get(POLL);
+      const none = await http(apps.app).get(POLL);
       expect(none.status).toBe(200);
     });
   });
 
   describe('Socket.IO namespaces', () => {
     @Cors({ origin: [OTHER] })
-    class Admin extends gateway('AdminGateway', { namespace: 'admin' }) {}
-    const Main = gateway('MainGateway');
+    class Admin extends echoGateway('AdminGateway', { namespace: 'admin' }) {}
+    const Main = echoGateway('MainGateway');
 
     it('checks each namespace with its own gateway policy', async () => {
       const { url } = await boot('socket.io', adapter, [Main, Admin]);
@@ -149,7 +104,7 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
   describe('gateways on a port of their own', () => {
     it.each(['ws', 'socket.io'] as const)('guards a %s gateway on its own port', async (ws) => {
       const port = await freePort();
-      const Own = gateway('OwnPortGateway', ws === 'ws' ? { path: '/own' } : {}, port);
+      const Own = echoGateway('OwnPortGateway', ws === 'ws' ? { path: '/own' } : {}, port);
       await boot(ws, adapter, [Own]);
       const url = `http://127.0.0.1:${port}`;
       if (ws === 'ws') {
@@ -165,7 +120,7 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
 
     it('guards a ws gateway on its own port without a path', async () => {
       const port = await freePort();
-      await boot('ws', adapter, [gateway('BarePortGateway', {}, port)]);
+      await boot('ws', adapter, [echoGateway('BarePortGateway', {}, port)]);
       expect((await wsConnect(`ws://127.0.0.1:${port}`, ALLOWED)).open).toBe(true);
       expect(await wsConnect(`ws://127.0.0.1:${port}`, EVIL)).toEqual({ open: false, status: 403 });
     });
@@ -174,8 +129,8 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
   describe('policies', () => {
     it('needs every gateway sharing one ws server to allow the origin (each gets the connection)', async () => {
       @Cors({ origin: [ALLOWED, OTHER] })
-      class Wide extends gateway('WideGateway', { path: '/shared' }) {}
-      const Narrow = gateway('NarrowGateway', { path: '/shared' });
+      class Wide extends echoGateway('WideGateway', { path: '/shared' }) {}
+      const Narrow = echoGateway('NarrowGateway', { path: '/shared' });
       const { url } = await boot('ws', adapter, [Wide, Narrow]);
       expect(await wsConnect(`${url}/shared`, OTHER)).toEqual({ open: false, status: 403 });
       expect((await wsConnect(`${url}/shared`, ALLOWED)).open).toBe(true);
@@ -183,8 +138,8 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
 
     it('leaves a gateway under @Cors(false), or undecorated under routes: decorated, unchecked', async () => {
       @Cors(false)
-      class Off extends gateway('OffGateway', { path: '/off' }) {}
-      const Plain = gateway('PlainGateway', { path: '/plain' });
+      class Off extends echoGateway('OffGateway', { path: '/off' }) {}
+      const Plain = echoGateway('PlainGateway', { path: '/plain' });
       const { url } = await boot('ws', adapter, [Off, Plain], {
         origin: [ALLOWED],
         routes: 'decorated',
@@ -195,7 +150,7 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
 
     it('follows a named policy, and an async origin function', async () => {
       @Cors('partners')
-      class Partners extends gateway('PartnersGateway', { path: '/partners' }) {}
+      class Partners extends echoGateway('PartnersGateway', { path: '/partners' }) {}
       const { url } = await boot('ws', adapter, [Partners], {
         origin: [ALLOWED],
         policies: {
@@ -213,7 +168,7 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
           throw new Error('tenant lookup failed');
         },
       })
-      class Broken extends gateway('BrokenGateway', { path: '/broken' }) {}
+      class Broken extends echoGateway('BrokenGateway', { path: '/broken' }) {}
       const { url } = await boot('ws', adapter, [Broken], { origin: [ALLOWED] }, log);
       expect(await wsConnect(`${url}/broken`, OTHER)).toEqual({ open: false, status: 403 });
       expect(log.matching(/tenant lookup failed/, 'error').length).toBeGreaterThan(0);
@@ -223,7 +178,7 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
     it('takes live origins from an originSource without a restart', async () => {
       const log = new LogCapture();
       const { source, store } = memorySource({ origins: [ALLOWED] });
-      const Live = gateway('LiveGateway', { path: '/live' });
+      const Live = echoGateway('LiveGateway', { path: '/live' });
       const { url } = await boot('ws', adapter, [Live], { originSource: source }, log);
       expect((await wsConnect(`${url}/live`, OTHER)).open).toBe(false);
       store.write([ALLOWED, OTHER]);
@@ -236,7 +191,7 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
 
   describe('boot, report and logs', () => {
     it("refuses to boot when a gateway sets Socket.IO's own cors option, naming it", async () => {
-      const Own = gateway('CorsOptionGateway', { cors: { origin: '*' } });
+      const Own = echoGateway('CorsOptionGateway', { cors: { origin: '*' } });
       const error = await boot('socket.io', adapter, [Own]).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(CorsConfigError);
       expect((error as CorsConfigError).problems).toEqual([
@@ -251,9 +206,9 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
 
     it('lists gateways with their effective policy in report()', async () => {
       @Cors({ origin: [OTHER] })
-      class Admin extends gateway('AdminGateway', { namespace: 'admin' }) {}
-      await boot('socket.io', adapter, [gateway('MainGateway'), Admin]);
-      const rows = app!
+      class Admin extends echoGateway('AdminGateway', { namespace: 'admin' }) {}
+      await boot('socket.io', adapter, [echoGateway('MainGateway'), Admin]);
+      const rows = apps.app
         .get(CorsService)
         .report()
         .filter((r) => r.method === 'WEBSOCKET');
@@ -279,7 +234,7 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
       const { url } = await boot(
         'ws',
         adapter,
-        [gateway('EchoGateway', { path: '/ws' })],
+        [echoGateway('EchoGateway', { path: '/ws' })],
         { origin: [ALLOWED], debug: true },
         log,
       );

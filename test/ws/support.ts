@@ -2,15 +2,23 @@
  * WebSocket e2e support: a Nest app with gateways on `ws` (WsAdapter) or Socket.IO (IoAdapter),
  * on either HTTP adapter, and real clients (`ws`, `socket.io-client`) sending a chosen `Origin`.
  */
+import { afterEach } from '@jest/globals';
 import type { INestApplication, LoggerService, ModuleMetadata } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { createServer } from 'node:net';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { WsAdapter } from '@nestjs/platform-ws';
+import {
+  MessageBody,
+  SubscribeMessage,
+  WebSocketGateway,
+  type OnGatewayConnection,
+} from '@nestjs/websockets';
 import type { AddressInfo } from 'node:net';
 import { io, type Socket as IoSocket } from 'socket.io-client';
 import WebSocket from 'ws';
+import { CorsModule } from '../../lib/index.js';
 import type { AdapterName } from '../e2e/helpers.js';
 
 export const WS_ADAPTERS = ['ws', 'socket.io'] as const;
@@ -18,6 +26,60 @@ export type WsAdapterName = (typeof WS_ADAPTERS)[number];
 
 /** Every gateway's `handleConnection` calls this: what reached gateway code. */
 export const connections: string[] = [];
+
+/**
+ * A gateway class named `name` (`@WebSocketGateway(port, options)`) that records its connections
+ * in `connections` and answers `echo` with `{ event: 'echo', data }`.
+ */
+export function echoGateway(name: string, options: Record<string, unknown> = {}, port = 0) {
+  @WebSocketGateway(port, options)
+  class Gateway implements OnGatewayConnection {
+    handleConnection(): void {
+      connections.push(name);
+    }
+
+    @SubscribeMessage('echo')
+    echo(@MessageBody() data: unknown) {
+      return { event: 'echo', data };
+    }
+  }
+  Object.defineProperty(Gateway, 'name', { value: name });
+  return Gateway;
+}
+
+/**
+ * One app per test, closed after it: `boot(ws, http, gateways, options?, logger?)` imports
+ * `CorsModule.forRoot(options)` (`defaults` when not given) next to the gateways.
+ */
+export function gatewayApps(defaults: Record<string, unknown>) {
+  let app: INestApplication | undefined;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+  return {
+    get app(): INestApplication {
+      if (app === undefined) throw new Error('no app booted');
+      return app;
+    },
+    async boot(
+      ws: WsAdapterName,
+      http: AdapterName,
+      providers: Function[],
+      options: Record<string, unknown> = defaults,
+      logger: LoggerService | false = false,
+    ) {
+      const booted = await listenWithGateways(
+        { imports: [CorsModule.forRoot(options)], providers: providers as never },
+        ws,
+        http,
+        logger,
+      );
+      app = booted.app;
+      return booted;
+    },
+  };
+}
 
 /**
  * Boots `metadata` on `http` with the WebSocket adapter `ws` chosen as `main.ts` does (nothing
