@@ -38,7 +38,7 @@ const WATCHED = Symbol('nestjs-cors.watched-adapter');
  * whichever adapter the app chooses (`app.useWebSocketAdapter(...)` runs after this, or Nest
  * makes its default `IoAdapter`). Nest reads the adapter from the application config each time
  * it creates a gateway server; the adapter returned is the app's own object, its `create` seen
- * through once. Returns a function that stops watching.
+ * through once. The application config lives as long as the app: nothing to undo.
  */
 export function watchGatewayServers(config: ApplicationConfig, onCreated: ServerCreated): void {
   const ownConfig = config as ApplicationConfig & { [WATCHED]?: true };
