@@ -355,12 +355,16 @@ function gatewayProblems(
   const problems: CorsConfigProblem[] = [];
   for (const gateway of gateways) {
     const place = gatewayPlace(gateway.name);
+    const key = serverKey(gateway.port, gateway.path);
     if (gateway.cors !== undefined) {
       const message =
         "sets Socket.IO's own cors option, which CorsModule replaces: the polling transport's CORS headers and every handshake follow the gateway's policy (@Cors() on the gateway, or the module defaults). Delete the cors option";
       problems.push(configProblem(place, 'gateway-cors-option', message, gateway.cors));
+    } else if (gate.servers.some((s) => s.key === key && s.corsOption)) {
+      const message =
+        "its Socket.IO server was created with a cors option by the WebSocket adapter (a createIOServer override?), which CorsModule replaces: it would answer the transport's preflights with its own policy. Drop cors from the adapter's options";
+      problems.push(configProblem(place, 'gateway-cors-option', message));
     }
-    const key = serverKey(gateway.port, gateway.path);
     const unknown = gate.servers.find((s) => s.key === key && s.kind === 'unknown');
     if (unknown !== undefined) {
       const message =

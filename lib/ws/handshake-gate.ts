@@ -41,6 +41,11 @@ export interface GuardedServer {
   readonly key: string;
   readonly namespace: unknown;
   readonly kind: 'ws' | 'socket.io' | 'socket.io namespace' | 'unknown';
+  /**
+   * A Socket.IO server created with its own `cors` option (by the gateway, or by an adapter's
+   * `createIOServer`): its CORS middleware runs before the gate's, answering preflights itself.
+   */
+  readonly corsOption?: true;
 }
 
 const NOT_READY = 'the CORS module has not started yet';
@@ -68,7 +73,14 @@ export class HandshakeGate {
   readonly attach = (server: object, port: number, options: GatewayServerOptions): void => {
     const key = serverKey(port, options.path);
     const kind = kindOf(server);
-    this.servers.push({ key, namespace: options.namespace, kind });
+    // Engine.IO defaults `cors` to false and installs its own middleware only when it is set.
+    const corsOption = kind === 'socket.io' && Boolean((server as IoServerLike).engine.opts?.cors);
+    this.servers.push({
+      key,
+      namespace: options.namespace,
+      kind,
+      ...(corsOption && { corsOption }),
+    });
     if (kind === 'ws') this.guardWs(server as WsServerLike, key);
     else if (kind === 'socket.io') this.guardSocketIo(server as IoServerLike, key);
     else if (kind === 'socket.io namespace') {
@@ -256,7 +268,7 @@ interface IoNamespaceLike {
 }
 
 interface IoServerLike extends IoNamespaceLike {
-  engine: { use(fn: EngineMiddleware): void };
+  engine: { use(fn: EngineMiddleware): void; opts?: { cors?: unknown } };
   of: Function;
 }
 

@@ -213,6 +213,23 @@ describe.each(ADAPTERS)('proxies on %s', (adapter) => {
     expect(inline.headers['access-control-allow-origin']).toBe('*');
   });
 
+  it("takes the module defaults without a policy, even under routes: 'decorated'", async () => {
+    await boot(adapter, { routes: 'decorated' });
+    const res = await http(app!).get('/vendor/x').set('Origin', APP);
+    expect(res.headers['access-control-allow-origin']).toBe(APP);
+    expect((await http(app!).get('/vendor/x').set('Origin', EVIL)).status).toBe(403);
+  });
+
+  it('forwards without CORS headers under policy: false', async () => {
+    await boot(adapter, {
+      proxies: { '/vendor': { target: `http://${upstream.host}/base`, policy: false } },
+    });
+    const res = await http(app!).get('/vendor/x').set('Origin', APP);
+    expect(res.status).toBe(200);
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    expect((res.body as Received).url).toBe('/base/x');
+  });
+
   it('lists each proxy in report() with its policy and target', async () => {
     await boot(adapter);
     const rows = app!

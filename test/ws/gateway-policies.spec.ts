@@ -4,7 +4,11 @@
  * functions, live origin lists, boot errors, the report and denial logs.
  */
 import { describe, expect, it } from '@jest/globals';
-import { Cors, CorsConfigError, CorsService } from '../../lib/index.js';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import { Test } from '@nestjs/testing';
+import type { ServerOptions } from 'socket.io';
+import { Cors, CorsConfigError, CorsModule, CorsService } from '../../lib/index.js';
 import { ADAPTERS, http } from '../e2e/helpers.js';
 import { LogCapture, memorySource } from '../live/support.js';
 import {
@@ -127,6 +131,19 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
   });
 
   describe('policies', () => {
+    it("runs the gateway's own verifyClient after the origin check", async () => {
+      const Keyed = echoGateway('KeyedGateway', {
+        path: '/keyed',
+        verifyClient: (info: { req: { url?: string } }) =>
+          info.req.url?.endsWith('?key=k') === true,
+      });
+      const { url } = await boot('ws', adapter, [Keyed]);
+      expect((await wsConnect(`${url}/keyed?key=k`, ALLOWED)).open).toBe(true);
+      // ws answers a false verifyClient with 401; the origin check answers 403 first.
+      expect(await wsConnect(`${url}/keyed?key=x`, ALLOWED)).toEqual({ open: false, status: 401 });
+      expect(await wsConnect(`${url}/keyed?key=k`, EVIL)).toEqual({ open: false, status: 403 });
+    });
+
     it('needs every gateway sharing one ws server to allow the origin (each gets the connection)', async () => {
       @Cors({ origin: [ALLOWED, OTHER] })
       class Wide extends echoGateway('WideGateway', { path: '/shared' }) {}
@@ -190,6 +207,33 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
   });
 
   describe('boot, report and logs', () => {
+    it("refuses to boot when the adapter's createIOServer adds Socket.IO's own cors option", async () => {
+      /** The common pattern: an IoAdapter subclass that sets `cors` for every server. */
+      class CorsIoAdapter extends IoAdapter {
+        override createIOServer(port: number, options?: ServerOptions) {
+          return super.createIOServer(port, { ...options, cors: { origin: '*' } } as ServerOptions);
+        }
+      }
+      const moduleRef = await Test.createTestingModule({
+        imports: [CorsModule.forRoot({ origin: [ALLOWED] })],
+        providers: [echoGateway('AdapterCorsGateway')],
+      }).compile();
+      const app =
+        adapter === 'fastify'
+          ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
+          : moduleRef.createNestApplication({ logger: false });
+      app.useWebSocketAdapter(new CorsIoAdapter(app));
+      const error = await app.init().catch((e: unknown) => e);
+      await app.close();
+      expect(error).toBeInstanceOf(CorsConfigError);
+      expect((error as CorsConfigError).problems.map((p) => `${p.where} ${p.code}`)).toEqual([
+        'AdapterCorsGateway gateway-cors-option',
+      ]);
+      expect((error as Error).message).toMatch(
+        /created with a cors option by the WebSocket adapter/,
+      );
+    });
+
     it("refuses to boot when a gateway sets Socket.IO's own cors option, naming it", async () => {
       const Own = echoGateway('CorsOptionGateway', { cors: { origin: '*' } });
       const error = await boot('socket.io', adapter, [Own]).catch((e: unknown) => e);
