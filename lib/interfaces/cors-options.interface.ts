@@ -1,5 +1,4 @@
 import type { OriginSource } from '../live/origin-source.js';
-import type { CorsProxyOptions as ProxyForwardOptions } from '../proxy/proxy-options.js';
 
 /**
  * The node-style origin function of the `cors` package (what `app.enableCors()` accepts), or a
@@ -106,14 +105,54 @@ export interface CorsModuleOptions extends CorsNamedPolicyOptions {
   debug?: boolean;
 }
 
-/** One `proxies` entry. */
-export interface CorsProxyOptions extends Omit<ProxyForwardOptions, 'policy'> {
+/** One `proxies` entry (see the README, "When you don't control the API"). */
+export interface CorsProxyOptions {
+  /**
+   * Where requests under the prefix go: an absolute `http://` or `https://` URL whose scheme, host
+   * and port are fixed at boot. Its path is the base path: `/vendor/a/b` goes to
+   * `<target path>/a/b`, `/vendor` itself to the target's path as written. No userinfo, query or
+   * fragment (not even an empty `?` or `#`).
+   */
+  target: string;
   /**
    * The CORS policy of the proxied paths, as `@Cors()` takes it: a policy name, options merged
    * over the module defaults, or `false` (no CORS headers). Default: the module defaults, even
    * under `routes: 'decorated'`.
    */
   policy?: CorsDecoratorValue;
+  /**
+   * Request headers forwarded besides the defaults (`accept`, `accept-language`, `content-type`,
+   * `content-language` and the body framing): e.g. `['authorization', 'cookie', 'x-api-key']`.
+   * `origin` and `referer` are not forwarded unless listed. Hop-by-hop headers, `host`,
+   * `forwarded`, `x-forwarded-*` and `expect` cannot be listed (the proxy sets or handles them).
+   */
+  forwardHeaders?: string[];
+  /**
+   * Fixed request headers the server adds (an API key from `ConfigService`): they replace any
+   * header of the same name the client sent, and the client cannot remove them. Their values
+   * never appear in `describe()`. Same forbidden names as `forwardHeaders`, plus
+   * `content-length`; a name cannot be in both lists.
+   */
+  setHeaders?: Record<string, string>;
+  /** Pass the target's `Set-Cookie` to the client. Default `false`: dropped. */
+  forwardSetCookie?: boolean;
+  /**
+   * Milliseconds to get a connected socket (DNS lookup, TCP connect and, for `https`, the TLS
+   * handshake), an integer in 1..600000. Default 5000. Past it: 504.
+   */
+  connectTimeout?: number;
+  /**
+   * Milliseconds for the whole exchange, from the request's arrival to the last byte of the
+   * answer's body, an integer in 1..600000. Default 30000. Past it: 504 if no answer has started,
+   * otherwise the answer is cut (the connection is destroyed). Raise it for long downloads.
+   */
+  timeout?: number;
+  /**
+   * Largest request body in bytes, an integer ≥ 0. Default 1048576 (1 MiB). A larger
+   * `Content-Length` is answered 413 without connecting to the target; a chunked body that grows
+   * past it aborts the target's request and is answered 413.
+   */
+  maxRequestBytes?: number;
 }
 
 /** What `@Cors()` stores: options, a policy name, or `false` (CORS off). */

@@ -6,7 +6,6 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { isToken } from '../engine/tokens.js';
-import type { ProxyEndpoint } from './proxy-options.js';
 
 /** Request headers forwarded without being listed. */
 export const DEFAULT_FORWARD_HEADERS: readonly string[] = Object.freeze([
@@ -99,7 +98,8 @@ export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
   forwardHeaders: readonly string[],
   setHeaders: ReadonlyArray<readonly [string, string]>,
-  endpoint: ProxyEndpoint,
+  /** The target's `Host` (host, and port when not the default). */
+  targetHost: string,
   facts: ForwardedFacts,
 ): OutgoingHttpHeaders {
   const dropped = connectionTokens(incoming.connection);
@@ -115,7 +115,7 @@ export function upstreamRequestHeaders(
     out['content-length'] = incoming['content-length'];
   }
   for (const [name, value] of setHeaders) out[name] = value;
-  out.host = endpoint.host;
+  out.host = targetHost;
   if (facts.clientAddress) out['x-forwarded-for'] = facts.clientAddress;
   out['x-forwarded-proto'] = facts.protocol;
   if (facts.host !== undefined && HOST_VALUE.test(facts.host)) {

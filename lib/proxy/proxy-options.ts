@@ -10,53 +10,8 @@ import {
   type CorsProblemCode,
 } from '../engine/errors.js';
 import { describeValue, isToken } from '../engine/tokens.js';
+import type { CorsProxyOptions } from '../interfaces/cors-options.interface.js';
 import { FORBIDDEN_FORWARD_HEADERS, FORBIDDEN_SET_HEADERS } from './proxy-headers.js';
-
-/** One `proxies` entry as the user writes it. */
-export interface CorsProxyOptions {
-  /**
-   * Where requests under the prefix go: an absolute `http://` or `https://` URL whose scheme, host
-   * and port are fixed at boot. Its path is the base path: `/vendor/a/b` goes to
-   * `<target path>/a/b`, `/vendor` itself to the target's path as written. No userinfo, query or
-   * fragment (not even an empty `?` or `#`).
-   */
-  target: string;
-  /** The CORS policy of the proxied paths (a policy name or inline options): the module's. */
-  policy?: unknown;
-  /**
-   * Request headers forwarded besides the defaults (`accept`, `accept-language`, `content-type`,
-   * `content-language` and the body framing): e.g. `['authorization', 'cookie', 'x-api-key']`.
-   * `origin` and `referer` are not forwarded unless listed. Hop-by-hop headers, `host`,
-   * `forwarded`, `x-forwarded-*` and `expect` cannot be listed (the proxy sets or handles them).
-   */
-  forwardHeaders?: string[];
-  /**
-   * Fixed request headers the server adds (an API key from `ConfigService`): they replace any
-   * header of the same name the client sent, and the client cannot remove them. Their values
-   * never appear in `describe()`. Same forbidden names as `forwardHeaders`, plus
-   * `content-length`; a name cannot be in both lists.
-   */
-  setHeaders?: Record<string, string>;
-  /** Pass the target's `Set-Cookie` to the client. Default `false`: dropped. */
-  forwardSetCookie?: boolean;
-  /**
-   * Milliseconds to get a connected socket (DNS lookup, TCP connect and, for `https`, the TLS
-   * handshake), an integer in 1..600000. Default 5000. Past it: 504.
-   */
-  connectTimeout?: number;
-  /**
-   * Milliseconds for the whole exchange, from the request's arrival to the last byte of the
-   * answer's body, an integer in 1..600000. Default 30000. Past it: 504 if no answer has started,
-   * otherwise the answer is cut (the connection is destroyed). Raise it for long downloads.
-   */
-  timeout?: number;
-  /**
-   * Largest request body in bytes, an integer ≥ 0. Default 1048576 (1 MiB). A larger
-   * `Content-Length` is answered 413 without connecting to the target; a chunked body that grows
-   * past it aborts the target's request and is answered 413.
-   */
-  maxRequestBytes?: number;
-}
 
 /** The defaults of the numeric options. */
 export const PROXY_DEFAULTS = Object.freeze({
@@ -68,7 +23,8 @@ export const PROXY_DEFAULTS = Object.freeze({
 /** The largest `connectTimeout` and `timeout` (ten minutes). */
 export const MAX_PROXY_TIMEOUT = 600000;
 
-const KNOWN_KEYS = new Set([
+/** Every key of `CorsProxyOptions` (the compiler checks the list against the type). */
+const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'target',
   'policy',
   'forwardHeaders',
@@ -77,7 +33,7 @@ const KNOWN_KEYS = new Set([
   'connectTimeout',
   'timeout',
   'maxRequestBytes',
-]);
+] satisfies Array<keyof CorsProxyOptions>);
 
 /** Where requests go, as fixed at boot. */
 export interface ProxyEndpoint {

@@ -26,7 +26,7 @@ import {
 import { validateProxyOptions, type ProxySettings } from './proxy-options.js';
 import { upstreamPath, upstreamQuery } from './proxy-path.js';
 
-export { overlappingPrefixes, PROXY_DEFAULTS, type CorsProxyOptions } from './proxy-options.js';
+export { overlappingPrefixes, PROXY_DEFAULTS } from './proxy-options.js';
 
 /**
  * Validates one `proxies` entry (`prefix` is its key, `options` its value). Every problem is
@@ -222,7 +222,7 @@ class Exchange {
       req.headers,
       settings.forwardHeaders,
       settings.setHeaders,
-      settings.endpoint,
+      settings.endpoint.host,
       { clientAddress: req.socket?.remoteAddress, protocol, host: req.headers.host },
     );
     const target = verdict.path + upstreamQuery(req.url ?? '');

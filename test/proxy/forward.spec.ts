@@ -11,11 +11,8 @@ import { Agent, createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import parseurl from 'parseurl';
-import {
-  compileProxy,
-  type CorsProxyOptions,
-  type ProxyTarget,
-} from '../../lib/proxy/proxy-target.js';
+import type { CorsProxyOptions } from '../../lib/index.js';
+import { compileProxy, type ProxyTarget } from '../../lib/proxy/proxy-target.js';
 import {
   closeServer,
   echoWith,
