@@ -44,7 +44,7 @@ import { resolveProxies, shadowedByProxies, type ProxyEntry } from './proxy/prox
 import { collectNestRoutes } from './routing/nest-routes.js';
 import { PolicyResolver, type OriginDeclaration } from './routing/policy-resolver.js';
 import { PolicyTable, type TableRoute } from './routing/policy-table.js';
-import { GatewayTable, serverKey, type GatewayEntry } from './ws/gateway-table.js';
+import { GatewayTable, type GatewayEntry } from './ws/gateway-table.js';
 import { HandshakeGate } from './ws/handshake-gate.js';
 import { collectGateways, watchGatewayServers, type GatewayRecord } from './ws/nest-gateways.js';
 
@@ -127,7 +127,9 @@ export class CorsRuntime implements OnModuleDestroy {
     }));
     problems.errors.push(...shadowedByProxies(proxies.entries, [...routes, ...named]));
     problems.errors.push(...seamProblems(adapter, resolver.paths));
-    problems.errors.push(...gatewayProblems(gateways.records, this.gate));
+    problems.errors.push(
+      ...this.gate.problemsOf(gateways.records.map((r, i) => ({ ...r, ...gateways.entries[i] }))),
+    );
     for (const warning of problems.warnings)
       this.logger.warn(`${warning.where}: ${warning.message}`);
     if (problems.errors.length > 0) throw new CorsConfigError(problems.errors);
@@ -340,37 +342,6 @@ function seamProblems(
     if (problem === undefined) continue;
     const message = `${JSON.stringify(path)} is not a path pattern the router accepts: ${problem}`;
     problems.push(configProblem(pathPlace(path), 'invalid-path-pattern', message, path));
-  }
-  return problems;
-}
-
-/**
- * What the gateways declare that the module cannot honour: Socket.IO's own `cors` option (the
- * module answers the transport's CORS), or a server from an adapter the gate cannot check.
- */
-function gatewayProblems(
-  gateways: readonly GatewayRecord[],
-  gate: HandshakeGate,
-): CorsConfigProblem[] {
-  const problems: CorsConfigProblem[] = [];
-  for (const gateway of gateways) {
-    const place = gatewayPlace(gateway.name);
-    const key = serverKey(gateway.port, gateway.path);
-    if (gateway.cors !== undefined) {
-      const message =
-        "sets Socket.IO's own cors option, which CorsModule replaces: the polling transport's CORS headers and every handshake follow the gateway's policy (@Cors() on the gateway, or the module defaults). Delete the cors option";
-      problems.push(configProblem(place, 'gateway-cors-option', message, gateway.cors));
-    } else if (gate.servers.some((s) => s.key === key && s.corsOption)) {
-      const message =
-        "its Socket.IO server was created with a cors option by the WebSocket adapter (a createIOServer override?), which CorsModule replaces: it would answer the transport's preflights with its own policy. Drop cors from the adapter's options";
-      problems.push(configProblem(place, 'gateway-cors-option', message));
-    }
-    const unknown = gate.servers.find((s) => s.key === key && s.kind === 'unknown');
-    if (unknown !== undefined) {
-      const message =
-        'its WebSocket server comes from an adapter whose handshakes this module cannot check (it knows ws and Socket.IO servers): use WsAdapter or IoAdapter, or @Cors(false) on the gateway to leave it unchecked';
-      problems.push(configProblem(place, 'gateway-unguarded', message));
-    }
   }
   return problems;
 }

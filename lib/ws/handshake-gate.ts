@@ -15,6 +15,7 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { configProblem, gatewayPlace, type CorsConfigProblem } from '../engine/errors.js';
 import { isSameOrigin } from '../engine/origin.js';
 import { decidePreflight, singlePolicyRoute, writePreflightHeaders } from '../engine/preflight.js';
 import { appendVary } from '../engine/vary.js';
@@ -28,7 +29,7 @@ import {
   type HandshakeRequest,
   type HandshakeVerdict,
 } from './gateway-table.js';
-import type { GatewayServerOptions } from './nest-gateways.js';
+import type { GatewayRecord, GatewayServerOptions } from './nest-gateways.js';
 
 /** Where denial lines go (`debug: true`), and where errors of the gate go. */
 export interface GateLog {
@@ -49,6 +50,12 @@ export interface GuardedServer {
 }
 
 const NOT_READY = 'the CORS module has not started yet';
+const OWN_CORS =
+  "sets Socket.IO's own cors option, which CorsModule replaces: the polling transport's CORS headers and every handshake follow the gateway's policy (@Cors() on the gateway, or the module defaults). Delete the cors option";
+const ADAPTER_CORS =
+  "its Socket.IO server was created with a cors option by the WebSocket adapter (a createIOServer override?), which CorsModule replaces: it would answer the transport's preflights with its own policy. Drop cors from the adapter's options";
+const UNGUARDED =
+  'its WebSocket server comes from an adapter whose handshakes this module cannot check (it knows ws and Socket.IO servers): use WsAdapter or IoAdapter, or @Cors(false) on the gateway to leave it unchecked';
 const VARY_PREFLIGHT = 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';
 /** The methods Engine.IO's long-polling transport uses. */
 const POLLING_METHODS = ['GET', 'POST'];
@@ -67,6 +74,30 @@ export class HandshakeGate {
 
   get current(): GatewayTable | undefined {
     return this.table;
+  }
+
+  /**
+   * What the gateways declare that the gate cannot honour: Socket.IO's own `cors` option (on the
+   * gateway, or added by the adapter), which the gate replaces; or a gateway with a policy whose
+   * server comes from an adapter the gate cannot check.
+   */
+  problemsOf(
+    gateways: ReadonlyArray<GatewayRecord & { readonly policy: unknown }>,
+  ): CorsConfigProblem[] {
+    const problems: CorsConfigProblem[] = [];
+    for (const gateway of gateways) {
+      const place = gatewayPlace(gateway.name);
+      const servers = this.servers.filter((s) => s.key === serverKey(gateway.port, gateway.path));
+      if (gateway.cors !== undefined) {
+        problems.push(configProblem(place, 'gateway-cors-option', OWN_CORS, gateway.cors));
+      } else if (servers.some((s) => s.corsOption)) {
+        problems.push(configProblem(place, 'gateway-cors-option', ADAPTER_CORS));
+      }
+      if (gateway.policy !== null && servers.some((s) => s.kind === 'unknown')) {
+        problems.push(configProblem(place, 'gateway-unguarded', UNGUARDED));
+      }
+    }
+    return problems;
   }
 
   /** Installs the check on a server an adapter just created (see `watchGatewayServers`). */

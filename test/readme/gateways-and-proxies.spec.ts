@@ -119,6 +119,18 @@ describe('README: WebSocket gateways', () => {
     expect((error as CorsConfigError).problems.map((p) => `${p.where} ${p.code}`)).toEqual([
       'HomemadeGateway gateway-unguarded',
     ]);
+
+    // Opted out on purpose: it boots.
+    @Cors(false)
+    @WebSocketGateway({ path: '/homemade' })
+    class CheckedByHandGateway {}
+    const optedOut = await Test.createTestingModule({
+      imports: [CorsModule.forRoot({ origin: [APP] })],
+      providers: [CheckedByHandGateway],
+    }).compile();
+    app = optedOut.createNestApplication({ logger: false });
+    app.useWebSocketAdapter(new HomemadeAdapter(app));
+    await expect(app.init()).resolves.toBe(app);
   });
 });
 
