@@ -122,12 +122,15 @@ export class HandshakeGate {
   private guardWs(server: WsServerLike, key: string): void {
     const theirs = server.options.verifyClient;
     server.options.verifyClient = (info, callback) => {
-      void this.decide(key, undefined, info.req).then((verdict) => {
-        if (!verdict.allowed) return callback(false, 403);
-        if (typeof theirs !== 'function') return callback(true);
-        if (theirs.length >= 2) return theirs(info, callback);
-        callback(Boolean((theirs as (info: { req: IncomingMessage }) => boolean)(info)));
-      }, this.failed(callback));
+      this.decide(key, undefined, info.req)
+        .then((verdict) => {
+          if (!verdict.allowed) return callback(false, 403);
+          // The gateway's own check (a `verifyClient` option) comes after the origin's.
+          if (typeof theirs !== 'function') return callback(true);
+          if (theirs.length >= 2) return theirs(info, callback);
+          callback(Boolean((theirs as (info: { req: IncomingMessage }) => boolean)(info)));
+        })
+        .catch(this.failed(callback));
     };
   }
 
