@@ -3,6 +3,8 @@
  * client that discards it, and 128 MiB up from a client to an upstream that hashes it. Memory
  * (RSS and the ArrayBuffers holding Buffers) is sampled every 100 ms during the transfer; its peak
  * growth over a baseline taken after a full collection must stay far below the body size.
+ * The proxy runs in a plain server and in Nest apps on both HTTP adapters (the module's own path:
+ * its middleware and header hook in front of the proxy).
  * Upstream, proxy and client share this process, so the numbers are an upper bound of what the
  * proxy holds. Each sample follows a full collection too, but Buffer memory is released by a
  * background sweeper, so the garbage of the last chunks still counts (every socket read
@@ -10,11 +12,14 @@
  * the sampling sees buffering when there is some.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { CorsModule } from '../../lib/index.js';
 import { compileProxy, type ProxyTarget } from '../../lib/proxy/proxy-target.js';
+import { listenApp } from '../e2e/helpers.js';
 import {
   closeServer,
   open,
@@ -34,23 +39,31 @@ const LIMIT = 64 * MiB;
 let upstream: Upstream;
 let proxy: ProxyTarget;
 let app: Server;
-let port: number;
+const nestApps: INestApplication[] = [];
+/** Where the proxy runs → its port. */
+const ports = new Map<string, number>();
 
 beforeAll(async () => {
   upstream = await Upstream.start();
-  const compiled = compileProxy('/vendor', {
-    target: `http://${upstream.host}`,
-    maxRequestBytes: UP,
-    timeout: 60_000,
-  });
-  proxy = compiled.proxy!;
+  const options = { target: `http://${upstream.host}`, maxRequestBytes: UP, timeout: 60_000 };
+  proxy = compileProxy('/vendor', options).proxy!;
   app = await startProxyServer(proxy);
-  port = portOf(app);
-});
+  ports.set('a plain server', portOf(app));
+  for (const adapter of ['express', 'fastify'] as const) {
+    const nest = await listenApp(
+      { imports: [CorsModule.forRoot({ proxies: { '/vendor': options } })] },
+      undefined,
+      adapter,
+    );
+    nestApps.push(nest.app);
+    ports.set(`Nest on ${adapter}`, nest.port);
+  }
+}, 30_000);
 
 afterAll(async () => {
   proxy.close();
   await closeServer(app);
+  await Promise.all(nestApps.map((nest) => nest.close()));
   await upstream.close();
 });
 
@@ -90,72 +103,80 @@ const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 /** About a second each on an idle machine; room for a loaded one. */
 const SLOW = 60_000;
 
-describe('streaming through the proxy', () => {
-  it(
-    '256 MiB down to a client that discards it',
-    async () => {
-      upstream.behaviour = streamBytes(DOWN);
-      const memory = sampleMemory();
-      const started = Date.now();
-      const { req, response } = open(port, { path: '/vendor/big' });
-      req.end();
-      const { res, closed } = await response;
-      expect(res.statusCode).toBe(200);
-      expect(res.headers['content-length']).toBe(String(DOWN));
-      let received = 0;
-      res.on('data', (chunk: Buffer) => (received += chunk.length));
-      expect(await closed).toBe(true);
-      const growth = memory.stop();
-      console.log(
-        `proxy download ${mib(DOWN)} in ${Date.now() - started} ms: peak growth ` +
-          `rss ${mib(growth.rss)}, arrayBuffers ${mib(growth.arrayBuffers)}`,
-      );
-      expect(received).toBe(DOWN);
-      expect(growth.arrayBuffers).toBeLessThan(LIMIT);
-      expect(growth.rss).toBeLessThan(LIMIT);
-    },
-    SLOW,
-  );
+describe.each(['a plain server', 'Nest on express', 'Nest on fastify'])(
+  'streaming through the proxy in %s',
+  (where) => {
+    it(
+      '256 MiB down to a client that discards it',
+      async () => {
+        const port = ports.get(where)!;
+        upstream.behaviour = streamBytes(DOWN);
+        const memory = sampleMemory();
+        const started = Date.now();
+        const { req, response } = open(port, { path: '/vendor/big' });
+        req.end();
+        const { res, closed } = await response;
+        expect(res.statusCode).toBe(200);
+        expect(res.headers['content-length']).toBe(String(DOWN));
+        let received = 0;
+        res.on('data', (chunk: Buffer) => (received += chunk.length));
+        expect(await closed).toBe(true);
+        const growth = memory.stop();
+        console.log(
+          `${where}: proxy download ${mib(DOWN)} in ${Date.now() - started} ms: peak growth ` +
+            `rss ${mib(growth.rss)}, arrayBuffers ${mib(growth.arrayBuffers)}`,
+        );
+        expect(received).toBe(DOWN);
+        expect(growth.arrayBuffers).toBeLessThan(LIMIT);
+        expect(growth.rss).toBeLessThan(LIMIT);
+      },
+      SLOW,
+    );
 
-  it(
-    '128 MiB up from a client to an upstream that hashes it',
-    async () => {
-      upstream.reset();
-      const chunk = Buffer.alloc(64 * 1024, 0x62);
-      const expected = createHash('sha256');
-      for (let sent = 0; sent < UP; sent += chunk.length) expected.update(chunk);
-      const memory = sampleMemory();
-      const started = Date.now();
-      const { req, response } = open(port, {
-        method: 'POST',
-        path: '/vendor/up',
-        headers: { 'content-length': String(UP) },
-      });
-      for (let sent = 0; sent < UP; sent += chunk.length) {
-        if (!req.write(chunk)) await new Promise((resolve) => req.once('drain', resolve));
-      }
-      req.end();
-      const { res } = await response;
-      const parts: Buffer[] = [];
-      for await (const part of res) parts.push(part as Buffer);
-      const growth = memory.stop();
-      console.log(
-        `proxy upload ${mib(UP)} in ${Date.now() - started} ms: peak growth ` +
-          `rss ${mib(growth.rss)}, arrayBuffers ${mib(growth.arrayBuffers)}`,
-      );
-      const echo = JSON.parse(Buffer.concat(parts).toString()) as Received;
-      expect(res.statusCode).toBe(200);
-      expect(echo.bodyLength).toBe(UP);
-      expect(echo.bodySha256).toBe(expected.digest('hex'));
-      expect(growth.arrayBuffers).toBeLessThan(LIMIT);
-      expect(growth.rss).toBeLessThan(LIMIT);
-    },
-    SLOW,
-  );
+    it(
+      '128 MiB up from a client to an upstream that hashes it',
+      async () => {
+        const port = ports.get(where)!;
+        upstream.reset();
+        const chunk = Buffer.alloc(64 * 1024, 0x62);
+        const expected = createHash('sha256');
+        for (let sent = 0; sent < UP; sent += chunk.length) expected.update(chunk);
+        const memory = sampleMemory();
+        const started = Date.now();
+        const { req, response } = open(port, {
+          method: 'POST',
+          path: '/vendor/up',
+          headers: { 'content-length': String(UP) },
+        });
+        for (let sent = 0; sent < UP; sent += chunk.length) {
+          if (!req.write(chunk)) await new Promise((resolve) => req.once('drain', resolve));
+        }
+        req.end();
+        const { res } = await response;
+        const parts: Buffer[] = [];
+        for await (const part of res) parts.push(part as Buffer);
+        const growth = memory.stop();
+        console.log(
+          `${where}: proxy upload ${mib(UP)} in ${Date.now() - started} ms: peak growth ` +
+            `rss ${mib(growth.rss)}, arrayBuffers ${mib(growth.arrayBuffers)}`,
+        );
+        const echo = JSON.parse(Buffer.concat(parts).toString()) as Received;
+        expect(res.statusCode).toBe(200);
+        expect(echo.bodyLength).toBe(UP);
+        expect(echo.bodySha256).toBe(expected.digest('hex'));
+        expect(growth.arrayBuffers).toBeLessThan(LIMIT);
+        expect(growth.rss).toBeLessThan(LIMIT);
+      },
+      SLOW,
+    );
+  },
+);
 
+describe('the memory sampling', () => {
   it(
     'control: a client that keeps 128 MiB it receives shows as growth',
     async () => {
+      const port = ports.get('a plain server')!;
       upstream.behaviour = streamBytes(128 * MiB);
       const memory = sampleMemory();
       const { req, response } = open(port, { path: '/vendor/kept' });
