@@ -3,7 +3,16 @@
  * blocks as written there (each marked README), and the claims made next to them.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { Module, type INestApplication } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Injectable,
+  Module,
+  UnauthorizedException,
+  type CanActivate,
+  type INestApplication,
+} from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { Test } from '@nestjs/testing';
@@ -196,6 +205,36 @@ describe("README: When you don't control the API", () => {
     vendor.arrivals.length = 0;
     expect((await request(server).get('/vendor/quotes').set('Origin', EVIL)).status).toBe(403);
     expect(vendor.arrivals).toHaveLength(0);
+  });
+
+  it("answers before the app's guards: a proxied prefix is not behind them", async () => {
+    @Injectable()
+    class DenyAll implements CanActivate {
+      canActivate(): boolean {
+        throw new UnauthorizedException();
+      }
+    }
+    @Controller('items')
+    class ItemsController {
+      @Get() list() {
+        return [];
+      }
+    }
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CorsModule.forRoot({
+          origin: [APP],
+          proxies: { '/vendor': { target: `http://${vendor.host}` } },
+        }),
+      ],
+      controllers: [ItemsController],
+      providers: [{ provide: APP_GUARD, useClass: DenyAll }],
+    }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    const server = app.getHttpServer();
+    expect((await request(server).get('/items').set('Origin', APP)).status).toBe(401);
+    expect((await request(server).get('/vendor/quotes').set('Origin', APP)).status).toBe(200);
   });
 
   it('lists the proxy in report() without the setHeaders values', async () => {
