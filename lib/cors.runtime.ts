@@ -158,7 +158,7 @@ export class CorsRuntime implements OnModuleDestroy {
     // with an enforcing policy gets one: the others pay nothing per request.
     if (table.enforces) this.applicationConfig.addGlobalGuard(guard);
     if (this.options?.debug === true) {
-      this.logger.log(`CORS policy table:\n${formatTable(this.table ?? table)}`);
+      this.logger.log(`CORS policy table:\n${formatTable(this.table ?? table, this.gate.current)}`);
     }
   }
 
@@ -356,11 +356,30 @@ function conflictingCors(adapter: CorsAdapter): CorsConfigProblem | undefined {
   );
 }
 
-function formatTable(table: PolicyTable): string {
-  return [...table.routes, ...table.paths]
+/** The table at boot (`debug: true`): routes, `paths` and proxies, then gateways. */
+function formatTable(table: PolicyTable, gateways: GatewayTable | undefined): string {
+  const rows = [...table.routes, ...table.paths].map((r) => ({
+    method: r.method,
+    path: r.path,
+    name: r.name,
+    source: r.source,
+    policy: r.policy,
+  }));
+  for (const g of gateways?.gateways ?? []) {
+    const where = `${g.port === 0 ? '' : `:${g.port}`}${g.path ?? '(default)'}`;
+    const namespace = g.namespace === undefined ? '' : ` ${String(g.namespace)}`;
+    rows.push({
+      method: 'WS',
+      path: where + namespace,
+      name: g.name,
+      source: g.source,
+      policy: g.policy,
+    });
+  }
+  const list = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
+  return rows
     .map((r) => {
       const p = r.policy?.describe();
-      const list = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
       const what = p
         ? `origins=${list(p.origins)} credentials=${p.credentials} methods=${list(p.methods)} maxAge=${p.maxAge ?? '-'}`
         : 'CORS off';

@@ -283,6 +283,10 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
         log,
       );
       await wsConnect(`${url}/ws`, EVIL);
+      // The boot's policy table lists the gateway too.
+      expect(
+        log.matching(/^CORS policy table:[\s\S]*\n {2}WS +\/ws +EchoGateway +\[module\]/),
+      ).toHaveLength(1);
       const denials = log.matching(/^CORS denied WebSocket handshake/).map((l) => l.message);
       expect(denials).toEqual([
         'CORS denied WebSocket handshake /ws from "https://evil.example" → EchoGateway: the Origin is not allowed by the policy (module)',
