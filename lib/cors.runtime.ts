@@ -9,6 +9,7 @@ import {
   Logger,
   type CanActivate,
   type HttpServer,
+  type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
 import {
@@ -49,7 +50,7 @@ import { HandshakeGate } from './ws/handshake-gate.js';
 import { collectGateways, watchGatewayServers, type GatewayRecord } from './ws/nest-gateways.js';
 
 @Injectable()
-export class CorsRuntime implements OnModuleDestroy {
+export class CorsRuntime implements OnModuleDestroy, OnApplicationBootstrap {
   readonly logger = new Logger('Cors');
   private middleware: CorsMiddleware | undefined;
   private started = false;
@@ -160,6 +161,16 @@ export class CorsRuntime implements OnModuleDestroy {
     if (this.options?.debug === true) {
       this.logger.log(`CORS policy table:\n${formatTable(this.table ?? table, this.gate.current)}`);
     }
+  }
+
+  /**
+   * Once every server exists: a gateway with a policy whose server the gate never saw created
+   * would take handshakes unchecked (a WebSocket adapter or a Nest version that creates servers
+   * another way). Fail closed: the app does not start.
+   */
+  onApplicationBootstrap(): void {
+    const unseen = this.gate.unguarded();
+    if (unseen.length > 0) throw new CorsConfigError(unseen);
   }
 
   /** Stops every origin source (timers, subscriptions, the source's own connections). */

@@ -54,6 +54,8 @@ const OWN_CORS =
   "sets Socket.IO's own cors option, which CorsModule replaces: the polling transport's CORS headers and every handshake follow the gateway's policy (@Cors() on the gateway, or the module defaults). Delete the cors option";
 const ADAPTER_CORS =
   "its Socket.IO server was created with a cors option by the WebSocket adapter (a createIOServer override?), which CorsModule replaces: it would answer the transport's preflights with its own policy. Drop cors from the adapter's options";
+const UNSEEN =
+  "its WebSocket server was created where this module could not see it (not through the WebSocket adapter's create()), so its handshakes would go unchecked. Use WsAdapter or IoAdapter as Nest sets them up, or @Cors(false) on the gateway to leave it unchecked";
 const UNGUARDED =
   'its WebSocket server comes from an adapter whose handshakes this module cannot check (it knows ws and Socket.IO servers): use WsAdapter or IoAdapter, or @Cors(false) on the gateway to leave it unchecked';
 const VARY_PREFLIGHT = 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';
@@ -98,6 +100,17 @@ export class HandshakeGate {
       }
     }
     return problems;
+  }
+
+  /**
+   * The gateways with a policy (in the table in force) whose server the gate never saw created,
+   * as problems.
+   */
+  unguarded(): CorsConfigProblem[] {
+    const seen = new Set(this.servers.map((s) => s.key));
+    return (this.table?.gateways ?? [])
+      .filter((g) => g.policy !== null && !seen.has(serverKey(g.port, g.path)))
+      .map((g) => configProblem(gatewayPlace(g.name), 'gateway-unguarded', UNSEEN));
   }
 
   /** Installs the check on a server an adapter just created (see `watchGatewayServers`). */

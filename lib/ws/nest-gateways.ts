@@ -58,17 +58,21 @@ export function watchGatewayServers(config: ApplicationConfig, onCreated: Server
 function watchAdapter(adapter: WebSocketAdapterLike, onCreated: ServerCreated): void {
   const own = adapter as WebSocketAdapterLike & { [WATCHED]?: true };
   if (own[WATCHED] || typeof adapter.create !== 'function') return;
-  own[WATCHED] = true;
   const create = adapter.create;
-  Object.defineProperty(adapter, 'create', {
-    configurable: true,
-    writable: true,
-    value: function (this: WebSocketAdapterLike, port: number, options?: GatewayServerOptions) {
-      const server = create.call(this, port, options);
-      if (server !== null && typeof server === 'object') onCreated(server, port, options ?? {});
-      return server;
-    },
-  });
+  try {
+    Object.defineProperty(adapter, 'create', {
+      configurable: true,
+      writable: true,
+      value: function (this: WebSocketAdapterLike, port: number, options?: GatewayServerOptions) {
+        const server = create.call(this, port, options);
+        if (server !== null && typeof server === 'object') onCreated(server, port, options ?? {});
+        return server;
+      },
+    });
+    own[WATCHED] = true;
+  } catch {
+    // A sealed adapter: its servers go unseen, and the boot check refuses the gateways.
+  }
 }
 
 interface GatewayMetadataKeys {

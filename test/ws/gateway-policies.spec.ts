@@ -6,6 +6,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { IoAdapter } from '@nestjs/platform-socket.io';
+import { WsAdapter } from '@nestjs/platform-ws';
 import { Test } from '@nestjs/testing';
 import type { ServerOptions } from 'socket.io';
 import { Cors, CorsConfigError, CorsModule, CorsService } from '../../lib/index.js';
@@ -207,6 +208,32 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
   });
 
   describe('boot, report and logs', () => {
+    it('refuses to start when a gateway server is created where the module cannot see it', async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [CorsModule.forRoot({ origin: [ALLOWED] })],
+        providers: [echoGateway('SealedGateway', { path: '/sealed' })],
+      }).compile();
+      const app =
+        adapter === 'fastify'
+          ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
+          : moduleRef.createNestApplication({ logger: false });
+      // An adapter whose create() cannot be seen through (sealed): servers the gate never sees.
+      const sealed = new WsAdapter(app);
+      Object.defineProperty(sealed, 'create', {
+        value: sealed.create.bind(sealed),
+        writable: false,
+        configurable: false,
+      });
+      app.useWebSocketAdapter(sealed);
+      const error = await app.init().catch((e: unknown) => e);
+      await app.close();
+      expect(error).toBeInstanceOf(CorsConfigError);
+      expect((error as CorsConfigError).problems.map((p) => `${p.where} ${p.code}`)).toEqual([
+        'SealedGateway gateway-unguarded',
+      ]);
+      expect((error as Error).message).toMatch(/created where this module could not see it/);
+    });
+
     it("refuses to boot when the adapter's createIOServer adds Socket.IO's own cors option", async () => {
       /** The common pattern: an IoAdapter subclass that sets `cors` for every server. */
       class CorsIoAdapter extends IoAdapter {
