@@ -103,8 +103,9 @@ export type CorsProblemSource =
  * WebSocket gateways
  * - `gateway-cors-option`: a gateway sets Socket.IO's own `cors` option, which this module
  *   replaces (a warning when it only repeats what the policy says).
- * - `gateway-unguarded`: a gateway's server comes from a WebSocket adapter whose servers this
- *   module cannot check (neither `ws` nor Socket.IO), while the gateway has a policy.
+ * - `gateway-unguarded`: a gateway with a policy whose server this module cannot check: it comes
+ *   from an adapter that is neither `ws` nor Socket.IO, or was created where the module could not
+ *   see it (the app fails closed).
  */
 export type CorsProblemCode =
   | 'missing-module-options'
