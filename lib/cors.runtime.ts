@@ -391,8 +391,11 @@ function formatTable(table: PolicyTable, gateways: GatewayTable | undefined): st
   return rows
     .map((r) => {
       const p = r.policy?.describe();
+      // A handshake is an origin decision: methods and max-age mean nothing there.
+      const http =
+        r.method === 'WS' ? '' : ` methods=${list(p?.methods)} maxAge=${p?.maxAge ?? '-'}`;
       const what = p
-        ? `origins=${list(p.origins)} credentials=${p.credentials} methods=${list(p.methods)} maxAge=${p.maxAge ?? '-'}`
+        ? `origins=${list(p.origins)} credentials=${p.credentials}${http}${p.enforce ? ' enforce' : ''}`
         : 'CORS off';
       return `  ${r.method.padEnd(7)} ${r.path.padEnd(30)} ${r.name.padEnd(30)} [${r.source}] ${what}`;
     })
