@@ -66,11 +66,17 @@ export function serverKey(port: number, path: string | undefined): string {
   return `${port} ${path ?? ''}`;
 }
 
+/** One server's namespaces and their groups, and all of them in order (built once). */
+interface ServerGroups {
+  readonly byNamespace: ReadonlyMap<unknown, HandshakeGroup>;
+  readonly all: readonly HandshakeGroup[];
+}
+
 export class GatewayTable {
   private constructor(
     readonly gateways: readonly GatewayEntry[],
-    /** server key → namespace (undefined: the main one) → the group handshaking there. */
-    private readonly servers: ReadonlyMap<string, ReadonlyMap<unknown, HandshakeGroup>>,
+    /** server key → its namespaces (undefined: the main one) and their groups. */
+    private readonly servers: ReadonlyMap<string, ServerGroups>,
   ) {}
 
   static build(gateways: readonly GatewayEntry[]): GatewayTable {
@@ -82,13 +88,17 @@ export class GatewayTable {
       const namespace = normalizeNamespace(gateway.namespace);
       namespaces.set(namespace, [...(namespaces.get(namespace) ?? []), gateway]);
     }
-    const frozen = new Map(
-      [...servers].map(([key, namespaces]) => [
+    const groups = new Map<string, ServerGroups>();
+    for (const [key, namespaces] of servers) {
+      const byNamespace = new Map(
+        [...namespaces].map(([ns, list]) => [ns, Object.freeze({ gateways: list })]),
+      );
+      groups.set(
         key,
-        new Map([...namespaces].map(([ns, list]) => [ns, Object.freeze({ gateways: list })])),
-      ]),
-    );
-    return new GatewayTable(Object.freeze([...gateways]), frozen);
+        Object.freeze({ byNamespace, all: Object.freeze([...byNamespace.values()]) }),
+      );
+    }
+    return new GatewayTable(Object.freeze([...gateways]), groups);
   }
 
   /** The same gateways, each policy replaced by `replace.get(policy)` when it has one. */
@@ -103,19 +113,16 @@ export class GatewayTable {
 
   /** The gateways on one server and namespace (a `ws` server: the main namespace). */
   group(key: string, namespace?: unknown): HandshakeGroup | undefined {
-    return this.servers.get(key)?.get(normalizeNamespace(namespace));
+    return this.servers.get(key)?.byNamespace.get(normalizeNamespace(namespace));
   }
 
   /** Every namespace's group on one server (what a Socket.IO server's HTTP transport serves). */
   groupsAt(key: string): readonly HandshakeGroup[] {
-    return [...(this.servers.get(key)?.values() ?? [])];
-  }
-
-  /** Does a gateway listen on this server? */
-  hasServer(key: string): boolean {
-    return this.servers.has(key);
+    return this.servers.get(key)?.all ?? NO_GROUPS;
   }
 }
+
+const NO_GROUPS: readonly HandshakeGroup[] = Object.freeze([]);
 
 /** `'chat'` and `'/chat'` are one Socket.IO namespace; `'/'` is the main one. */
 function normalizeNamespace(namespace: unknown): unknown {
