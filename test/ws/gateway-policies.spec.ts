@@ -208,6 +208,31 @@ describe.each(ADAPTERS)('on %s', (adapter) => {
   });
 
   describe('boot, report and logs', () => {
+    it('takes the policies of forRootAsync (origins from a factory)', async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          CorsModule.forRootAsync({
+            useFactory: async () => ({ origin: [OTHER], enforce: true }),
+          }),
+        ],
+        providers: [echoGateway('AsyncGateway', { path: '/async' })],
+      }).compile();
+      const app =
+        adapter === 'fastify'
+          ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
+          : moduleRef.createNestApplication({ logger: false });
+      app.useWebSocketAdapter(new WsAdapter(app));
+      await app.listen(0, '127.0.0.1');
+      try {
+        const url = `${await app.getUrl()}/async`;
+        expect((await wsConnect(url, OTHER)).open).toBe(true);
+        expect(await wsConnect(url, ALLOWED)).toEqual({ open: false, status: 403 });
+        expect(await wsConnect(url, undefined)).toEqual({ open: false, status: 403 });
+      } finally {
+        await app.close();
+      }
+    });
+
     it('refuses to start when a gateway server is created where the module cannot see it', async () => {
       const moduleRef = await Test.createTestingModule({
         imports: [CorsModule.forRoot({ origin: [ALLOWED] })],
