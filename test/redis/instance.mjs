@@ -4,8 +4,8 @@
  * origins in the Redis at REDIS_SOCKET under ORIGINS_KEY. Plain JavaScript (decorators applied
  * as functions) so that it runs on dist/ without a compiler.
  *
- * It prints one JSON line per log line on stdout ({ t, level, message }), then
- * { ready: true, port } once it listens. Routes: GET/POST /items (CORS), POST /admin/origins
+ * It prints one JSON line per log line on stdout ({ t, level, message }), { check: true } each
+ * time a periodic check of the source settles, and { ready: true, port } once it listens. Routes: GET/POST /items (CORS), POST /admin/origins
  * { origin } and DELETE /admin/origins?origin=… (through RedisOriginSource: 400 with the problem
  * codes when invalid), GET /admin/status (the source's status, the origins in force, RSS).
  */
@@ -32,6 +32,9 @@ const logger = Object.fromEntries(
 const client = new Redis({ path: REDIS_SOCKET, maxRetriesPerRequest: 1 });
 client.on('error', () => undefined);
 const source = new RedisOriginSource({ client, key: ORIGINS_KEY, pollMs: Number(POLL_MS) });
+// Each periodic check of the source, once it settled, as a line the test can await.
+const version = source.version.bind(source);
+source.version = () => version().finally(() => print({ check: true }));
 
 class ItemsController {
   list() {

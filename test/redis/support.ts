@@ -131,7 +131,11 @@ export function uniqueKey(name: string): string {
   return `nestjs-cors-test:${randomUUID()}:${name}`;
 }
 
-/** Resolves when `condition()` holds; checked every 10 ms, for at most `timeoutMs`. */
+/**
+ * Resolves when `condition()` holds; checked every 10 ms, for at most `timeoutMs`. For state only
+ * Redis knows and announces to no one (how many connections subscribe to a channel): where an
+ * event exists, await it instead.
+ */
 export async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 5000) {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {

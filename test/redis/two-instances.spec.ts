@@ -77,7 +77,9 @@ class Instance {
         while ((newline = buffer.indexOf('\n')) !== -1) {
           const value = JSON.parse(buffer.slice(0, newline));
           buffer = buffer.slice(newline + 1);
-          if (value.ready) {
+          if (value.check) {
+            this.events.emit('check');
+          } else if (value.ready) {
             this.port = value.port;
             clearTimeout(timer);
             this.child.removeAllListeners('exit');
@@ -160,15 +162,22 @@ class Instance {
     return (await res.json()) as { status: any; origins: number; rss: number };
   }
 
-  /** Resolves once the instance has checked its source `count` more times. */
-  async checks(count: number, ms = 10_000): Promise<void> {
-    const target = (await this.status()).status.checks + count;
-    const deadline = Date.now() + ms;
-    while ((await this.status()).status.checks < target) {
-      if (Date.now() > deadline)
-        throw new Error(`${this.name}: fewer than ${count} checks in ${ms} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  /** Resolves once the instance has checked its source `count` more times (its own lines). */
+  checks(count: number, ms = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let seen = 0;
+      const onCheck = () => {
+        if (++seen < count) return;
+        clearTimeout(timer);
+        this.events.off('check', onCheck);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.events.off('check', onCheck);
+        reject(new Error(`${this.name}: ${seen} of ${count} checks in ${ms} ms`));
+      }, ms);
+      this.events.on('check', onCheck);
+    });
   }
 
   /** SIGTERM (the app closes: the source's connections with it), SIGKILL after 5 s. */
