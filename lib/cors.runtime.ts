@@ -121,16 +121,11 @@ export class CorsRuntime implements OnModuleDestroy, OnApplicationBootstrap {
     const gateways = await this.gatewaysWithPolicies(resolver);
     const proxies = resolveProxies(this.options?.proxies, resolver);
     const problems = resolver.problems;
-    problems.errors.push(...proxies.problems);
-    const named = resolver.paths.map((p) => ({
-      path: p.path,
-      name: `paths[${JSON.stringify(p.path)}]`,
-    }));
-    problems.errors.push(...shadowedByProxies(proxies.entries, [...routes, ...named]));
-    problems.errors.push(...seamProblems(adapter, resolver.paths));
+    problems.errors.push(...proxies.problems, ...seamProblems(adapter, resolver.paths));
     problems.errors.push(
-      ...this.gate.problemsOf(gateways.records.map((r, i) => ({ ...r, ...gateways.entries[i] }))),
+      ...shadowedByProxies(proxies.entries, [...routes, ...pathNames(resolver)]),
     );
+    problems.errors.push(...this.gate.problemsOf(gateways));
     for (const warning of problems.warnings)
       this.logger.warn(`${warning.where}: ${warning.message}`);
     if (problems.errors.length > 0) throw new CorsConfigError(problems.errors);
@@ -149,7 +144,7 @@ export class CorsRuntime implements OnModuleDestroy, OnApplicationBootstrap {
     ]);
     this.mount(adapter);
     this.middleware?.use(table);
-    this.gate.use(GatewayTable.build(gateways.entries));
+    this.gate.use(GatewayTable.build(gateways));
     this.owners = new OriginOwners(resolver.originOwners, resolver.originDeclarations, (replace) =>
       this.swapPolicies(replace),
     );
@@ -237,19 +232,14 @@ export class CorsRuntime implements OnModuleDestroy, OnApplicationBootstrap {
   /** Every WebSocket gateway, with the effective policy of its `@Cors` value. */
   private async gatewaysWithPolicies(
     resolver: PolicyResolver,
-  ): Promise<{ records: GatewayRecord[]; entries: GatewayEntry[] }> {
-    const records = await collectGateways(this.modulesContainer);
-    const entries = records.map((record) => ({
-      name: record.name,
-      port: record.port,
-      path: record.path,
-      namespace: record.namespace,
+  ): Promise<Array<GatewayRecord & GatewayEntry>> {
+    return (await collectGateways(this.modulesContainer)).map((record) => ({
+      ...record,
       ...resolver.resolveOne(
         this.reflector.get<CorsDecoratorValue | undefined>(CORS_METADATA, record.gateway),
         gatewayPlace(record.name),
       ),
     }));
-    return { records, entries };
   }
 
   /** Every route Nest registers, with the effective policy of its `@Cors` values. */
@@ -338,6 +328,11 @@ function mergeConfigErrors(failures: readonly unknown[]): Error {
     return failures.find((f) => !(f instanceof CorsConfigError)) as Error;
   }
   return new CorsConfigError(failures.flatMap((f) => (f as CorsConfigError).problems));
+}
+
+/** The `paths` entries as the report names them (`paths["/graphql"]`). */
+function pathNames(resolver: PolicyResolver): Array<{ path: string; name: string }> {
+  return resolver.paths.map((p) => ({ path: p.path, name: `paths[${JSON.stringify(p.path)}]` }));
 }
 
 /** What only the adapter can check: a leftover CORS middleware, `paths` the router cannot parse. */
