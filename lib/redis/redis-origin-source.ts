@@ -104,14 +104,20 @@ export class RedisOriginSource implements OriginSource {
       ...ownConnection('subscriber'),
       // A subscription waits for the store however long it is away; it never fails.
       maxRetriesPerRequest: null,
+      // ioredis would resubscribe on reconnection with a promise nobody handles: a connection
+      // closed before the reply (an app shutting down mid-reconnect) would be an unhandled
+      // rejection. The subscription is (re)made here instead, on every connection.
+      autoResubscribe: false,
     });
     // Outages are the sync's to report (once); without a listener ioredis prints every retry.
     subscriber.on('error', ignore);
     subscriber.on('message', (channel: string) => {
       if (channel === this.channel) onChange();
     });
-    subscriber.on('ready', onChange);
-    subscriber.subscribe(this.channel).catch(() => undefined);
+    subscriber.on('ready', () => {
+      subscriber.subscribe(this.channel).catch(ignore);
+      onChange();
+    });
     this.listeners.add(onChange);
     return () => {
       this.listeners.delete(onChange);

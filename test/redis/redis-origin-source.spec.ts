@@ -251,6 +251,10 @@ describe('RedisOriginSource: an outage (a redis-server of its own, killed and re
     await server.restart();
     await reloaded; // the first connection back calls for a reload
     expect(reloads).toBeGreaterThan(before);
+    // The subscription itself is back on the restarted server (the source makes it again).
+    const probe = connect({ path: server.socket });
+    cleanup.push(() => probe.disconnect());
+    await subscribers(probe, source.channel, 1);
     // Restarted empty: the source refuses to read it as an empty list.
     await until(
       () =>
