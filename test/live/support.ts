@@ -8,6 +8,37 @@ import { EventEmitter } from 'node:events';
 import type { OriginSource, OriginUnsubscribe } from '../../lib/index.js';
 import { get, preflight } from '../e2e/helpers.js';
 
+/**
+ * Resolves with the `count`-th emission of `event` that `accept` takes (every one by default);
+ * rejects after `timeoutMs` with `failure(seen)`. The one way these suites await what happens.
+ */
+export function awaitEvents<T>(
+  emitter: EventEmitter,
+  event: string,
+  options: {
+    count?: number;
+    accept?: (value: T) => boolean;
+    timeoutMs: number;
+    failure: (seen: number) => string;
+  },
+): Promise<T> {
+  const { count = 1, accept = () => true, timeoutMs, failure } = options;
+  return new Promise((resolve, reject) => {
+    let seen = 0;
+    const onEvent = (value: T) => {
+      if (!accept(value) || ++seen < count) return;
+      clearTimeout(timer);
+      emitter.off(event, onEvent);
+      resolve(value);
+    };
+    const timer = setTimeout(() => {
+      emitter.off(event, onEvent);
+      reject(new Error(failure(seen)));
+    }, timeoutMs);
+    emitter.on(event, onEvent);
+  });
+}
+
 export interface MemorySourceOptions {
   origins?: unknown[];
   /** Give the source a `version()` (and versioned snapshots). Default true. */
@@ -46,20 +77,11 @@ export class MemoryStore {
   }
 
   /** Resolves once `count` more loads or version checks have started (rejects after `timeoutMs`). */
-  checks(count: number, timeoutMs = 5000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let seen = 0;
-      const onCheck = () => {
-        if (++seen < count) return;
-        clearTimeout(timer);
-        this.events.off('check', onCheck);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.events.off('check', onCheck);
-        reject(new Error(`only ${seen} of ${count} checks within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.events.on('check', onCheck);
+  async checks(count: number, timeoutMs = 5000): Promise<void> {
+    await awaitEvents(this.events, 'check', {
+      count,
+      timeoutMs,
+      failure: (seen) => `only ${seen} of ${count} checks within ${timeoutMs} ms`,
     });
   }
 
@@ -161,19 +183,13 @@ export class LogCapture implements LoggerService {
   next(pattern: RegExp, from = this.lines.length, timeoutMs = 5000): Promise<LogLine> {
     const found = this.lines.slice(from).find((l) => pattern.test(l.message));
     if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const onLine = (line: LogLine) => {
-        if (!pattern.test(line.message)) return;
-        clearTimeout(timer);
-        this.events.off('line', onLine);
-        resolve(line);
-      };
-      const timer = setTimeout(() => {
-        this.events.off('line', onLine);
+    return awaitEvents<LogLine>(this.events, 'line', {
+      accept: (line) => pattern.test(line.message),
+      timeoutMs,
+      failure: () => {
         const seen = this.lines.map((l) => `  ${l.level}: ${l.message}`).join('\n');
-        reject(new Error(`no log line matched ${pattern} within ${timeoutMs} ms; lines:\n${seen}`));
-      }, timeoutMs);
-      this.events.on('line', onLine);
+        return `no log line matched ${pattern} within ${timeoutMs} ms; lines:\n${seen}`;
+      },
     });
   }
 

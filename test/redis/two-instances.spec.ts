@@ -17,6 +17,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { RedisOriginSource } from '../../lib/redis/index.js';
+import { awaitEvents } from '../live/support.js';
 import { connect, RedisServer, subscribers, uniqueKey } from './support.js';
 
 const ROOT = process.cwd();
@@ -97,22 +98,11 @@ class Instance {
   next(pattern: RegExp, from = this.lines.length, ms = 10_000): Promise<Line> {
     const found = this.lines.slice(from).find((l) => pattern.test(l.message));
     if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const onLine = (line: Line) => {
-        if (!pattern.test(line.message)) return;
-        clearTimeout(timer);
-        this.events.off('line', onLine);
-        resolve(line);
-      };
-      const timer = setTimeout(() => {
-        this.events.off('line', onLine);
-        reject(
-          new Error(
-            `${this.name}: no line matched ${pattern} within ${ms} ms\n${this.transcript()}`,
-          ),
-        );
-      }, ms);
-      this.events.on('line', onLine);
+    return awaitEvents<Line>(this.events, 'line', {
+      accept: (line) => pattern.test(line.message),
+      timeoutMs: ms,
+      failure: () =>
+        `${this.name}: no line matched ${pattern} within ${ms} ms\n${this.transcript()}`,
     });
   }
 
@@ -163,20 +153,11 @@ class Instance {
   }
 
   /** Resolves once the instance has checked its source `count` more times (its own lines). */
-  checks(count: number, ms = 10_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let seen = 0;
-      const onCheck = () => {
-        if (++seen < count) return;
-        clearTimeout(timer);
-        this.events.off('check', onCheck);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.events.off('check', onCheck);
-        reject(new Error(`${this.name}: ${seen} of ${count} checks in ${ms} ms`));
-      }, ms);
-      this.events.on('check', onCheck);
+  async checks(count: number, ms = 10_000): Promise<void> {
+    await awaitEvents(this.events, 'check', {
+      count,
+      timeoutMs: ms,
+      failure: (seen) => `${this.name}: ${seen} of ${count} checks in ${ms} ms`,
     });
   }
 
